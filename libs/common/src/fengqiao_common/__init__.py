@@ -1,0 +1,1 @@
+"""Shared mechanics for every Fengqiao service (settings, database, logging, metrics, health, auth)."""

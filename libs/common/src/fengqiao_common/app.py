@@ -1,0 +1,180 @@
+"""The composition root every service uses: a :class:`Runtime` (engine, sessions, producer, outbox
+relay, consumers, background tasks) and :func:`create_service_app` (FastAPI app with health,
+metrics, error handlers and the runtime started in the lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from fengqiao_events import EventConsumer, Outbox, OutboxRelay, ProducerHolder
+from fengqiao_events.consumer import Handler
+
+from . import jurisdiction as jurisdiction_mod
+from .db import make_engine, make_session_factory
+from .errors import install_error_handlers
+from .logging import configure_logging
+from .metrics import ObservabilityMiddleware
+from .metrics import router as metrics_router
+from .settings import ServiceSettings
+
+log = structlog.get_logger("fengqiao.app")
+
+
+@dataclass
+class ConsumerSpec:
+    """A consumer group of this service: ``name`` is the group id, handlers are keyed by topic."""
+
+    name: str
+    handlers: dict[str, Handler]
+
+
+BackgroundFactory = Callable[["Runtime"], Awaitable[Any]]
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    consumer_specs: Sequence[ConsumerSpec] = ()
+    background: Sequence[BackgroundFactory] = ()
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.engine = make_engine(s.database_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
+        self.session_factory = make_session_factory(self.engine)
+        self.producer = ProducerHolder(s.kafka_bootstrap_servers, f"fengqiao-{s.service_name}")
+        self.outbox = Outbox(source=f"/fengqiao/{s.service_name}")
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+        self.tasks: list[asyncio.Task] = []
+        self._jurisdiction = None
+
+    @property
+    def jurisdiction(self) -> jurisdiction_mod.Jurisdiction:
+        if self._jurisdiction is None:
+            self._jurisdiction = jurisdiction_mod.load(str(self.settings.jurisdiction_file))
+        return self._jurisdiction
+
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.append(task)
+        return task
+
+    async def start(self) -> None:
+        s = self.settings
+        for hook in self.on_start:
+            await hook(self)
+        if s.run_relay:
+            self.relay = OutboxRelay(
+                s.asyncpg_dsn, self.producer, service=s.service_name, batch_size=s.outbox_batch_size,
+                poll_interval=s.outbox_poll_interval, retention_days=s.outbox_retention_days,
+            )
+            self.spawn(self.relay.run(), "outbox-relay")
+        if s.run_consumers:
+            for spec in self.consumer_specs:
+                c = EventConsumer(
+                    name=spec.name, bootstrap=s.kafka_bootstrap_servers, session_factory=self.session_factory,
+                    handlers=spec.handlers, producer=self.producer, max_attempts=s.consumer_max_attempts,
+                    batch_size=s.consumer_batch_size,
+                )
+                self.consumers.append(c)
+                self.spawn(c.run(), f"consumer-{spec.name}")
+        for factory in self.background:
+            self.spawn(factory(self), getattr(factory, "__name__", "background"))
+
+    async def stop(self) -> None:
+        if self.relay:
+            self.relay.stop()
+        for c in self.consumers:
+            c.stop()
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(t, 5)
+        for hook in self.on_stop:
+            with contextlib.suppress(Exception):
+                await hook(self)
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    async def check_database(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+
+    async def readiness(self) -> dict[str, str]:
+        db, kafka = await asyncio.gather(self.check_database(), self.producer.ping())
+        return {"database": "ok" if db else "unavailable", "kafka": "ok" if kafka else "unavailable"}
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    consumers: Sequence[ConsumerSpec] = (),
+    background: Sequence[BackgroundFactory] = (),
+    on_start: Sequence[Hook] = (),
+    on_stop: Sequence[Hook] = (),
+    readiness_extra: Callable[[Runtime], Awaitable[dict[str, str]]] | None = None,
+    openapi_tags: list[dict] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    runtime = Runtime(settings, consumers, background, on_start, on_stop)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        log.info("service started", port=settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  openapi_tags=openapi_tags)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness", operation_id=f"{settings.service_name}_healthz",
+             include_in_schema=False)
+    async def healthz():
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness", operation_id=f"{settings.service_name}_readyz",
+             include_in_schema=False)
+    async def readyz():
+        checks = await runtime.readiness()
+        if readiness_extra is not None:
+            checks.update(await readiness_extra(runtime))
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "service": settings.service_name, "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    app.include_router(metrics_router)
+    for r in routers:
+        app.include_router(r)
+    return app

@@ -1,0 +1,205 @@
+"""Idempotent, at-least-once event consumer with dead-lettering.
+
+For each partition batch from ``getmany`` the consumer opens one database transaction; every
+message runs in its own SAVEPOINT, first inserting ``(consumer, event id)`` into
+``processed_events`` (a duplicate hits the primary key and is skipped) and then calling the
+handler, so effects and the processed mark commit together. Offsets are committed only after the
+transaction. A handler failure is retried ``max_attempts`` times with backoff; a message that
+still fails, or cannot be decoded, goes to ``<topic>.dlq`` with the error and origin in headers,
+and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .envelope import DecodeError, Envelope
+from .kafka import ProducerHolder, consumer_config
+from .metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED, HANDLE_SECONDS
+from .registry import DLQ_SUFFIX, spec_for_topic
+from .schema import processed_t
+
+Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+log = structlog.get_logger("fengqiao.consumer")
+
+
+class PermanentError(Exception):
+    """Raise from a handler for a message that can never succeed: it goes to the DLQ at once."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap: str,
+        session_factory: async_sessionmaker[AsyncSession],
+        handlers: dict[str, Handler],
+        producer: ProducerHolder,
+        max_attempts: int = 3,
+        backoff: float = 0.05,
+        batch_size: int = 500,
+        poll_timeout_ms: int = 200,
+    ):
+        self.name = name
+        self.bootstrap = bootstrap
+        self.session_factory = session_factory
+        self.handlers = dict(handlers)
+        self.producer = producer
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.batch_size = batch_size
+        self.poll_timeout_ms = poll_timeout_ms
+        self._stopping = False
+        self._consumer: AIOKafkaConsumer | None = None
+        self.ready = asyncio.Event()  # set once partitions are assigned
+        self.handled = 0
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            consumer = AIOKafkaConsumer(
+                *self.topics, **consumer_config(self.bootstrap, self.name, f"{self.name}-consumer", self.batch_size)
+            )
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                backoff = 0.5
+                await self._loop(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - broker or database away: retry
+                log.warning("consumer failed; restarting", consumer=self.name, error=repr(exc))
+            finally:
+                self._consumer = None
+                self.ready.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), 5)
+            if not self._stopping:
+                await asyncio.sleep(backoff + random.random() * backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        batch_backoff = 0.2
+        while not self._stopping:
+            batches = await consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
+            if consumer.assignment():
+                self.ready.set()
+            for tp, msgs in batches.items():
+                if not msgs:
+                    continue
+                started = time.perf_counter()
+                try:
+                    await self._process_partition(tp, msgs)
+                except (KafkaError, OSError) as exc:
+                    # DLQ produce failed or the database is away: replay this batch later.
+                    log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
+                    consumer.seek(tp, msgs[0].offset)
+                    await asyncio.sleep(batch_backoff)
+                    batch_backoff = min(batch_backoff * 2, 5.0)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - database errors surface as many types
+                    log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
+                    consumer.seek(tp, msgs[0].offset)
+                    await asyncio.sleep(batch_backoff)
+                    batch_backoff = min(batch_backoff * 2, 5.0)
+                    continue
+                batch_backoff = 0.2
+                HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                try:
+                    await consumer.commit({tp: msgs[-1].offset + 1})
+                except (CommitFailedError, IllegalStateError) as exc:
+                    # Rebalanced away: the next owner re-reads and the processed table dedups.
+                    log.info("offset commit failed after rebalance", consumer=self.name, error=repr(exc))
+                hw = consumer.highwater(tp)
+                if hw is not None:
+                    CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, hw - msgs[-1].offset - 1))
+
+    async def _process_partition(self, tp: TopicPartition, msgs) -> None:
+        async with self.session_factory() as session, session.begin():
+            for msg in msgs:
+                await self._process_one(session, msg)
+        self.handled += len(msgs)
+
+    async def _mark(self, session: AsyncSession, event_id: str) -> bool:
+        res = await session.execute(
+            pg_insert(processed_t)
+            .values(consumer=self.name, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(processed_t.c.event_id)
+        )
+        return res.first() is not None
+
+    async def _process_one(self, session: AsyncSession, msg) -> None:
+        topic = msg.topic
+        handler = self.handlers.get(topic)
+        if handler is None:
+            return
+        try:
+            env = Envelope.from_kafka(msg.headers, msg.value)
+            payload = spec_for_topic(topic).payload.model_validate(env.data)
+        except (DecodeError, ValidationError, KeyError) as exc:
+            await self._dead_letter(msg, exc, 0)
+            EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
+            return
+        last: BaseException | None = None
+        attempts = 0
+        for attempt in range(1, self.max_attempts + 1):
+            attempts = attempt
+            try:
+                async with session.begin_nested():
+                    if not await self._mark(session, env.id):
+                        EVENTS_CONSUMED.labels(self.name, topic, "duplicate").inc()
+                        return
+                    await handler(session, env, payload)
+                EVENTS_CONSUMED.labels(self.name, topic, "ok").inc()
+                return
+            except PermanentError as exc:
+                last = exc
+                break
+            except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the partition
+                last = exc
+                log.warning("handler failed", consumer=self.name, topic=topic, event_id=env.id,
+                            attempt=attempt, error=repr(exc))
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        await self._dead_letter(msg, last, attempts)
+        async with session.begin_nested():
+            await self._mark(session, env.id)
+        EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
+
+    async def _dead_letter(self, msg, error: BaseException | None, attempts: int) -> None:
+        headers = list(msg.headers or ()) + [
+            ("dlq_error", repr(error)[:2000].encode()),
+            ("dlq_origin_topic", msg.topic.encode()),
+            ("dlq_origin_partition", str(msg.partition).encode()),
+            ("dlq_origin_offset", str(msg.offset).encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        producer = await self.producer.get()
+        await producer.send_and_wait(msg.topic + DLQ_SUFFIX, value=msg.value, key=msg.key, headers=headers)
+        DLQ_MESSAGES.labels(self.name, msg.topic).inc()
+        log.error("message dead-lettered", consumer=self.name, topic=msg.topic, partition=msg.partition,
+                  offset=msg.offset, error=repr(error))

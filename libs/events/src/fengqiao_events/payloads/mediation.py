@@ -1,0 +1,95 @@
+"""Events owned by mediation: bookings, sealed session records, agreements, judicial confirmation.
+
+Keyed by ``mediation_id`` (one mediation matter, which may or may not come from a case)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from ..registry import register
+from . import Payload
+from .common import Actor
+
+
+class MediationRef(Payload):
+    mediation_id: str
+    case_id: str | None = None
+    category: str
+    at: datetime
+    by: Actor | None = None
+
+
+@register("mediation.booked", key="mediation_id", owner="mediation",
+          description="A mediation was booked with a mediator for a time slot.")
+class MediationBooked(MediationRef):
+    booking_id: str
+    mediator_id: str
+    starts_at: datetime
+    ends_at: datetime
+    mode: Literal["centre", "home"] = "centre"
+
+
+@register("mediation.rescheduled", key="mediation_id", owner="mediation",
+          description="A booking moved to another slot or mediator.")
+class MediationRescheduled(MediationRef):
+    booking_id: str
+    mediator_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@register("mediation.cancelled", key="mediation_id", owner="mediation", description="A booking was cancelled.")
+class MediationCancelled(MediationRef):
+    booking_id: str
+    reason: str | None = None
+
+
+@register("session.sealed", key="mediation_id", owner="mediation",
+          description="A session record was confirmed by both parties and the mediator and sealed (过程确认).")
+class SessionSealed(MediationRef):
+    session_id: str
+    seq: int
+    record_hash: str
+    points_agreed: int = 0
+    points_outstanding: int = 0
+
+
+@register("agreement.generated", key="mediation_id", owner="mediation",
+          description="The mediation agreement (调解协议书) was generated from the sealed records.")
+class AgreementGenerated(MediationRef):
+    agreement_id: str
+    sha256: str
+
+
+@register("judicial.applied", key="mediation_id", owner="mediation",
+          description="Judicial confirmation (司法确认) was applied for at the court.")
+class JudicialApplied(MediationRef):
+    application_id: str
+    court: str
+    deadline: datetime | None = None
+
+
+@register("judicial.rejected", key="mediation_id", owner="mediation",
+          description="The court rejected the application for judicial confirmation.")
+class JudicialRejected(MediationRef):
+    application_id: str
+    reason: str
+
+
+@register("mediation.confirmed", key="mediation_id", owner="mediation",
+          description="The court confirmed the agreement; it has the force of a judgment (双确认 complete).")
+class MediationConfirmed(MediationRef):
+    application_id: str
+    court: str
+    ruling_no: str = Field(description="the court's ruling number")
+    agreement_id: str | None = None
+
+
+@register("mediation.failed", key="mediation_id", owner="mediation",
+          description="Mediation failed and the matter was handed on (arbitration, litigation ...).")
+class MediationFailed(MediationRef):
+    handed_to: Literal["arbitration", "litigation", "other"]
+    outcome: str | None = None

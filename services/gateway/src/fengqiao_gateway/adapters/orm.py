@@ -1,0 +1,8 @@
+"""ORM tables of the gateway service (its own database)."""
+
+from sqlalchemy import MetaData
+
+from fengqiao_events import add_event_tables
+
+metadata = MetaData()
+outbox, processed_events = add_event_tables(metadata)

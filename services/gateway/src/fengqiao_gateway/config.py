@@ -1,0 +1,14 @@
+from pydantic_settings import SettingsConfigDict
+
+from fengqiao_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """Environment variables: GATEWAY_DATABASE_URL, GATEWAY_PORT ... (prefix GATEWAY_), plus the shared
+    KAFKA_BOOTSTRAP_SERVERS, FQ_INTERNAL_TOKEN_SECRET and FQ_ENVIRONMENT."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "gateway"
+    port: int = 8000
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/fq_gateway"
