@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
@@ -58,11 +59,18 @@ def alembic_config(service_dir: Path, url: str):
     return cfg
 
 
+_MIGRATE_LOCK = threading.Lock()
+
+
 def migrate_sync(service_dir: Path, url: str, revision: str = "head") -> None:
-    """Run Alembic migrations up to ``revision`` (blocking; call from a thread in async code)."""
+    """Run Alembic migrations up to ``revision`` (blocking; call from a thread in async code).
+
+    Alembic's ``context`` is process-global, so migrations in one process run one at a time.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(service_dir, url), revision)
+    with _MIGRATE_LOCK:
+        command.upgrade(alembic_config(service_dir, url), revision)
 
 
 async def migrate(service_dir: Path, url: str, revision: str = "head") -> None:

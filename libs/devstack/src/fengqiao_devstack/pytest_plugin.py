@@ -80,3 +80,19 @@ def service_settings(pg_url, kafka_bootstrap):
         return cls(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The whole system (every service as a subprocess) on free ports, for end-to-end tests."""
+    from .stack import Stack
+
+    root = Path(tempfile.mkdtemp(prefix="fq-stack-"))
+    os.chmod(root, 0o755)
+    s = Stack(run_dir=root, random_ports=True, fast_pg=True, topic_partitions=3)
+    s.start(timeout=240)
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,67 @@
+# Fengqiao - the two commands: `make run` (whole system, embedded defaults) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+WEB_DIRS := $(wildcard services/*/web)
+APT_PACKAGES := chromium fonts-noto-cjk
+PYTEST_ARGS ?=
+
+.PHONY: help install uv python-deps web-deps system-deps run up stop test test-fast lint asyncapi bench chaos demo clean
+
+help:
+	@echo "make run     start the whole system (embedded PostgreSQL + Kafka broker + services), print URLs"
+	@echo "make stop    stop what make run started (from another terminal)"
+	@echo "make test    install what the tests need and run unit, integration and end-to-end tests"
+	@echo "make bench   benchmarks against raw baselines (bench/RESULTS.md)"
+	@echo "make chaos   fault-injection scenarios"
+	@echo "make demo    play a day of demo traffic against a running system"
+	@echo "make lint    ruff"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+python-deps: uv
+	@$(UV) sync --all-packages --locked --quiet
+
+web-deps:
+	@for d in $(WEB_DIRS); do \
+	  if [ -f $$d/package.json ]; then \
+	    if [ -f $$d/package-lock.json ]; then npm ci --prefix $$d --no-audit --no-fund --loglevel=error; \
+	    else npm install --prefix $$d --no-audit --no-fund --loglevel=error; fi; \
+	  fi; \
+	done
+
+# Debian packages for browser tests and the agreement PDF's CJK font (skipped when present).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+install: python-deps web-deps
+
+run: install
+	@$(UV) run fengqiao-stack run
+
+up: install
+	@$(UV) run fengqiao-stack up
+
+stop: uv
+	@$(UV) run fengqiao-stack stop
+
+test: install system-deps
+	@$(UV) run pytest $(PYTEST_ARGS)
+
+test-fast: install
+	@$(UV) run pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+lint: python-deps
+	@$(UV) run ruff check .
+
+asyncapi: python-deps
+	@$(UV) run python -m fengqiao_events.asyncapi --write
+
+clean:
+	rm -rf .run test-artifacts .pytest_cache

@@ -1,0 +1,383 @@
+"""The whole system on one machine: ``make run`` and the end-to-end test fixture.
+
+Starts (unless pointed at real servers by environment variables) an embedded PostgreSQL with one
+database per service and a Tansu broker on loopback, runs every service's migrations, creates the
+topics, starts every service and the gateway as uvicorn subprocesses with demo data, waits until
+each one's /readyz is green and prints the URLs and demo credentials. Ctrl-C (or ``make stop``)
+stops everything it started; a second run after a crash cleans up what the first left behind.
+
+Environment:
+  FQ_RUN_DIR               state, logs and the PostgreSQL data dir      (default <repo>/.run)
+  FQ_PG_PORT               embedded PostgreSQL port                       (default 55432)
+  FQ_PG_URL                use this PostgreSQL server instead (postgresql://user:pw@host:port/postgres)
+  <SERVICE>_DATABASE_URL   use this database for one service (e.g. INTAKE_DATABASE_URL)
+  KAFKA_BOOTSTRAP_SERVERS  use this Kafka cluster instead of the embedded broker
+  FQ_KAFKA_PORT            embedded broker port                           (default 9092)
+  FQ_GATEWAY_PORT          gateway port                                   (default 8000)
+  FQ_DEMO_DATA             load demo data and credentials                 (default true)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy.engine import make_url
+
+from .broker import TansuBroker
+from .postgres import EmbeddedPostgres, free_port, port_open
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+@dataclass
+class ServiceDef:
+    name: str
+    factory: str
+    port: int
+    prefix: str
+    database: bool = True
+    package: str = ""
+
+    def __post_init__(self):
+        self.package = self.package or self.factory.split(".")[0]
+
+
+def default_services(base_port: int = 8000) -> list[ServiceDef]:
+    return [
+        ServiceDef("intake", "fengqiao_intake.main:create_app", base_port + 1, "INTAKE_"),
+        ServiceDef("dispatch", "fengqiao_dispatch.main:create_app", base_port + 2, "DISPATCH_"),
+        ServiceDef("mediation", "fengqiao_mediation.main:create_app", base_port + 3, "MEDIATION_"),
+        ServiceDef("analytics", "fengqiao_analytics.main:create_app", base_port + 4, "ANALYTICS_"),
+        ServiceDef("court", "fengqiao_mediation.court_simulator:create_app", base_port + 5, "COURT_",
+                   database=False),
+        ServiceDef("gateway", "fengqiao_gateway.main:create_app", base_port, "GATEWAY_"),
+    ]
+
+
+def _module_exists(factory: str) -> bool:
+    mod = factory.split(":")[0]
+    try:
+        return importlib.util.find_spec(mod) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class Stack:
+    run_dir: Path = field(default_factory=lambda: Path(os.environ.get("FQ_RUN_DIR", REPO_ROOT / ".run")))
+    pg_port: int = int(os.environ.get("FQ_PG_PORT", "55432"))
+    kafka_port: int = int(os.environ.get("FQ_KAFKA_PORT", "9092"))
+    gateway_port: int = int(os.environ.get("FQ_GATEWAY_PORT", "8000"))
+    demo: bool = os.environ.get("FQ_DEMO_DATA", "true").lower() in ("1", "true", "yes")
+    fast_pg: bool = False
+    random_ports: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    topic_partitions: int = 6
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir).resolve()
+        if self.random_ports:
+            self.pg_port, self.kafka_port = free_port(), free_port()
+            ports = [free_port() for _ in range(6)]
+            self.services = default_services(0)
+            for svc, p in zip(self.services, ports, strict=True):
+                svc.port = p
+            self.gateway_port = self.services[-1].port
+        else:
+            self.services = default_services(self.gateway_port)
+        self.services = [s for s in self.services if _module_exists(s.factory)]
+        self.pg: EmbeddedPostgres | None = None
+        self.broker: TansuBroker | None = None
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        self.pg_server_url = os.environ.get("FQ_PG_URL", "")
+        self.logs = self.run_dir / "logs"
+
+    # -- paths and urls -----------------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.run_dir / "demo-credentials.json"
+
+    def url(self, name: str) -> str:
+        svc = self.service(name)
+        return f"http://127.0.0.1:{svc.port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def service(self, name: str) -> ServiceDef:
+        return next(s for s in self.services if s.name == name)
+
+    def database_url(self, svc: ServiceDef) -> str:
+        explicit = os.environ.get(f"{svc.prefix}DATABASE_URL")
+        if explicit:
+            return explicit
+        server = self.pg_server_url or (self.pg.url() if self.pg else "")
+        return make_url(server).set(drivername="postgresql+asyncpg", database=f"fq_{svc.name}").render_as_string(
+            hide_password=False)
+
+    def _needs_embedded_pg(self) -> bool:
+        return not self.pg_server_url and any(
+            s.database and not os.environ.get(f"{s.prefix}DATABASE_URL") for s in self.services)
+
+    # -- recovery -------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Stop whatever a previous (crashed) run left: recorded pids, stray services, stale postmaster."""
+        if self.state_file.exists():
+            try:
+                state = json.loads(self.state_file.read_text())
+            except ValueError:
+                state = {}
+            for pid in state.get("pids", {}).values():
+                _kill_if_ours(pid)
+        ports = {s.port for s in self.services}
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            cmd = p.info.get("cmdline") or []
+            text = " ".join(cmd)
+            if "uvicorn" in text and "fengqiao_" in text and any(f"--port {port}" in text for port in ports):
+                _kill_if_ours(p.info["pid"])
+
+    def _write_state(self) -> None:
+        pids = {name: p.pid for name, p in self.procs.items()}
+        if self.broker and self.broker.pid:
+            pids["broker"] = self.broker.pid
+        state = {"pids": pids, "pgdata": str(self.pg.datadir) if self.pg else None,
+                 "gateway": self.gateway_url, "services": {s.name: self.url(s.name) for s in self.services}}
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, timeout: float = 120) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.run_dir, 0o755)
+        self.logs.mkdir(exist_ok=True)
+        self.recover()
+        try:
+            if self._needs_embedded_pg():
+                self.pg = EmbeddedPostgres(self.run_dir / "pgdata", self.pg_port, fast=self.fast_pg)
+                self.pg.start()
+            if not self.bootstrap:
+                self.broker = TansuBroker(self.kafka_port, logfile=self.logs / "broker.log")
+                self.broker.start()
+                self.bootstrap = self.broker.bootstrap
+            self._write_state()
+            asyncio.run(self._prepare())
+            for svc in self.services:
+                self._spawn(svc)
+            self._write_state()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _prepare(self) -> None:
+        from fengqiao_common.db import migrate
+        from fengqiao_events import ensure_topics
+
+        jobs = []
+        for svc in self.services:
+            if svc.database:
+                mod = importlib.import_module(svc.package)
+                jobs.append(migrate(mod.SERVICE_DIR, self.database_url(svc)))
+        await asyncio.gather(*jobs)
+        await ensure_topics(self.bootstrap, partitions=self.topic_partitions)
+
+    def env_for(self, svc: ServiceDef) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "FQ_ENVIRONMENT": env.get("FQ_ENVIRONMENT", "development"),
+            f"{svc.prefix}PORT": str(svc.port),
+            f"{svc.prefix}DEMO_DATA": "true" if self.demo else "false",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if svc.database:
+            env[f"{svc.prefix}DATABASE_URL"] = self.database_url(svc)
+        names = {s.name for s in self.services}
+        if svc.name == "gateway":
+            for other in ("intake", "dispatch", "mediation", "analytics"):
+                if other in names:
+                    env[f"GATEWAY_{other.upper()}_URL"] = self.url(other)
+            env["GATEWAY_DEMO_CREDENTIALS_FILE"] = str(self.credentials_file)
+        if svc.name == "mediation" and "court" in names:
+            env["MEDIATION_COURT_BASE_URL"] = self.url("court")
+        if svc.name == "court" and "mediation" in names:
+            env["COURT_MEDIATION_BASE_URL"] = self.url("mediation")
+        env.update(self.extra_env)
+        return env
+
+    def _spawn(self, svc: ServiceDef) -> None:
+        log = open(self.logs / f"{svc.name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[svc.name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", svc.factory, "--host", "127.0.0.1",
+             "--port", str(svc.port), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+            stdout=log, stderr=subprocess.STDOUT, env=self.env_for(svc), cwd=str(REPO_ROOT),
+            start_new_session=True,
+        )
+
+    def restart_service(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a service (SIGKILL by default: fault injection) and start it again."""
+        proc = self.procs[name]
+        proc.send_signal(sig)
+        proc.wait(15)
+        self._spawn(self.service(name))
+        self._write_state()
+
+    def wait_ready(self, timeout: float = 120, names: list[str] | None = None) -> None:
+        deadline = time.time() + timeout
+        pending = [s for s in self.services if names is None or s.name in names]
+        with httpx.Client(timeout=3) as client:
+            while pending:
+                for svc in list(pending):
+                    proc = self.procs[svc.name]
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{svc.name} exited with {proc.returncode}:\n{self.log_tail(svc.name)}")
+                    try:
+                        if client.get(f"{self.url(svc.name)}/readyz").status_code == 200:
+                            pending.remove(svc)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.time() > deadline:
+                    tails = "\n".join(f"--- {s.name}\n{self.log_tail(s.name)}" for s in pending)
+                    raise RuntimeError(f"not ready after {timeout}s: {[s.name for s in pending]}\n{tails}")
+                if pending:
+                    time.sleep(0.3)
+
+    def log_tail(self, name: str, n: int = 3000) -> str:
+        f = self.logs / f"{name}.log"
+        return f.read_text(errors="replace")[-n:] if f.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs.clear()
+        if self.broker:
+            self.broker.stop()
+        if self.pg:
+            self.pg.stop()
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
+
+    def credentials(self) -> dict:
+        if self.credentials_file.exists():
+            return json.loads(self.credentials_file.read_text())
+        return {}
+
+
+def _kill_if_ours(pid: int) -> None:
+    try:
+        p = psutil.Process(pid)
+        text = " ".join(p.cmdline())
+        if "fengqiao" in text or "tansu" in text or "uvicorn" in text:
+            p.terminate()
+            try:
+                p.wait(10)
+            except psutil.TimeoutExpired:
+                p.kill()
+    except psutil.Error:
+        pass
+
+
+def stop_recorded(run_dir: Path) -> None:
+    """``make stop``: stop what a running ``make run`` recorded, from another terminal."""
+    state_file = run_dir / "stack.json"
+    if not state_file.exists():
+        print("nothing recorded as running")
+    else:
+        state = json.loads(state_file.read_text())
+        for pid in state.get("pids", {}).values():
+            _kill_if_ours(pid)
+        if state.get("pgdata"):
+            EmbeddedPostgres(Path(state["pgdata"]), 0).stop()
+        state_file.unlink(missing_ok=True)
+        print("stopped")
+
+
+def print_table(stack: Stack) -> None:
+    rows = [("gateway (public API, console)", stack.gateway_url),
+            ("staff console", f"{stack.gateway_url}/console"),
+            ("big screen", f"{stack.gateway_url}/screen"),
+            ("OpenAPI (whole public API)", f"{stack.gateway_url}/docs"),
+            ("readiness of every service", f"{stack.gateway_url}/readyz")]
+    rows += [(f"{s.name} (internal)", stack.url(s.name)) for s in stack.services if s.name != "gateway"]
+    rows += [("Kafka bootstrap", stack.bootstrap)]
+    if stack.pg:
+        rows.append(("PostgreSQL", stack.pg.url("postgres", driver="postgresql")))
+    w = max(len(a) for a, _ in rows)
+    print("\nFengqiao is running\n")
+    for a, b in rows:
+        print(f"  {a:<{w}}  {b}")
+    creds = stack.credentials()
+    if creds:
+        print(f"\nDemo credentials (development only; also in {stack.credentials_file}):\n")
+        for u in creds.get("users", []):
+            extra = u.get("department") or ",".join(u.get("grids", []) or []) or ""
+            print(f"  user     {u.get('role', ''):<20} {u.get('username', ''):<16} {u.get('password', ''):<20} {extra}")
+        for k in creds.get("api_keys", []):
+            print(f"  api key  {k.get('scope', k.get('name', '')):<20} {k.get('key', '')}")
+    print("\nPress Ctrl-C to stop everything.\n", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="fengqiao-stack", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["run", "stop", "up"], help="run: start and wait for Ctrl-C; "
+                    "up: start, print, exit leaving it running (stop with 'stop'); stop: stop a recorded run")
+    args = ap.parse_args(argv)
+    stack = Stack()
+    if args.command == "stop":
+        stop_recorded(stack.run_dir)
+        return 0
+    stopping = {"flag": False}
+
+    def on_signal(signum, _frame):
+        stopping["flag"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("starting embedded PostgreSQL, Kafka-protocol broker and services ...", flush=True)
+        stack.start()
+        print_table(stack)
+        if args.command == "up":
+            return 0
+        while True:
+            for name, proc in stack.procs.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited ({proc.returncode}); see {stack.logs / (name + '.log')}", flush=True)
+                    raise KeyboardInterrupt
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        stack.stop()
+        print("stopped", flush=True)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
