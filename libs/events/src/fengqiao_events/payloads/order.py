@@ -125,6 +125,14 @@ class OrderEscalated(OrderRef):
     stage: Stage
     due_at: datetime
     level: Literal["street_leader", "district"]
+    escalate_to: list[str] = Field(default_factory=list,
+                                   description="departments supervising at this level (district escalation)")
+
+
+@register("order.cancelled", key="case_id", owner="dispatch", extensions=("department",),
+          description="An open order was withdrawn (its case was merged, transferred to mediation or reopened).")
+class OrderCancelled(OrderRef):
+    reason: str
 
 
 @register("case.queued", key="case_id", owner="dispatch",

@@ -1,0 +1,1 @@
+"""Pure model and rules of dispatch (no I/O): routing rules, order state machine, time limits, timers."""
