@@ -1,0 +1,54 @@
+"""/console: the staff web console (static HTML + JS calling the public API), and a few vendored files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse
+
+from fengqiao_common.errors import not_found
+
+from .. import SERVICE_DIR
+
+router = APIRouter(include_in_schema=False)
+VENDOR = frozenset({"swagger-ui-dist"})
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+         ".html": "text/html; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
+         ".png": "image/png", ".ico": "image/x-icon", ".webmanifest": "application/manifest+json"}
+
+
+def web_dir(request: Request) -> Path:
+    configured = request.app.state.runtime.settings.console_dir
+    return Path(configured) if configured else SERVICE_DIR / "web"
+
+
+def _safe(root: Path, rel: str) -> Path:
+    p = (root / rel).resolve()
+    if not p.is_relative_to(root.resolve()) or not p.is_file():
+        raise not_found("file", "文件")
+    return p
+
+
+def vendor_available(request: Request, package: str) -> bool:
+    return (web_dir(request) / "node_modules" / package).is_dir()
+
+
+@router.get("/console")
+async def console_root():
+    return RedirectResponse("/console/", status_code=308)
+
+
+@router.get("/console/vendor/{package}/{file:path}")
+async def vendor(package: str, file: str, request: Request):
+    if package not in VENDOR:
+        raise not_found("file", "文件")
+    p = _safe(web_dir(request) / "node_modules" / package, file)
+    return FileResponse(p, media_type=TYPES.get(p.suffix))
+
+
+@router.get("/console/{file:path}")
+async def console_file(file: str, request: Request):
+    root = web_dir(request) / "console"
+    p = _safe(root, file or "index.html")
+    return FileResponse(p, media_type=TYPES.get(p.suffix))

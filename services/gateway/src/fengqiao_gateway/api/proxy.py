@@ -1,0 +1,133 @@
+"""Forwarding to the services: authenticate the caller, rate-limit, mint the internal identity, forward
+the path unchanged, stream the answer back, audit writes."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from fengqiao_common.auth import IDENTITY_HEADER, Principal, mint_identity
+from fengqiao_common.errors import ApiError
+from fengqiao_common.logging import request_id_var
+
+from ..adapters.upstream import UpstreamUnavailable
+from ..domain import audit, paging, routing
+from ..service import Caller, audit_row
+from .deps import bearer, client_ip, gateway, too_many
+
+router = APIRouter(include_in_schema=False)
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length",
+})
+DROP_REQUEST = HOP_BY_HOP | {"authorization", "x-api-key", IDENTITY_HEADER.lower(), "x-request-id", "cookie",
+                             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-request-id", "server", "date"})
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _open311_key(request: Request, body: bytes) -> str | None:
+    key = request.query_params.get("api_key")
+    if key:
+        return key
+    ctype = request.headers.get("content-type", "")
+    if request.method == "POST" and ctype.startswith("application/x-www-form-urlencoded") and body:
+        for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            if k == "api_key":
+                return v
+    return None
+
+
+async def _authenticate(request: Request, gw, body: bytes) -> tuple[Principal | None, str, int]:
+    """(principal or None for anonymous, rate-limit bucket, limit per minute)."""
+    rid = request_id_var.get()
+    token = bearer(request)
+    if token is not None:
+        account, _sid = await gw.auth.authenticate_access(token)
+        return account.principal(rid), f"user:{account.id}", gw.settings.rate_limit_user_per_minute
+    key = request.headers.get("x-api-key")
+    if not key and routing.is_open311(request.url.path):
+        key = _open311_key(request, body)
+    if key:
+        scope, own_limit = await gw.auth.authenticate_key(key)
+        return scope.principal(rid), f"key:{scope.id}", own_limit or gw.settings.rate_limit_key_per_minute
+    ip = client_ip(request, gw.settings.trust_forwarded_for) or "unknown"
+    return None, f"ip:{ip}", gw.settings.rate_limit_anonymous_per_minute
+
+
+def _strip_api_key(query: str) -> str:
+    if "api_key" not in query:
+        return query
+    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "api_key"])
+
+
+async def forward(request: Request) -> Response:
+    gw = gateway(request)
+    path = request.url.path
+    service = routing.match(path)
+    if service is None:  # pragma: no cover - routes are registered per prefix
+        raise ApiError(404, "not_found", "资源不存在", "not found")
+    body = await request.body()
+    principal, bucket, limit = await _authenticate(request, gw, body)
+    decision = await gw.limiter.hit(bucket, limit)
+    if not decision.allowed:
+        raise too_many(decision)
+
+    rid = request_id_var.get()
+    ip = client_ip(request, gw.settings.trust_forwarded_for)
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST]
+    headers += [("x-request-id", rid or ""), ("x-forwarded-for", ip or ""),
+                ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
+    if principal is not None:
+        headers.append((IDENTITY_HEADER, mint_identity(principal, gw.settings.internal_token_secret)))
+    query = paging.cap_query(_strip_api_key(request.url.query), gw.settings.page_size_cap)
+
+    method = request.method
+    try:
+        upstream = await gw.upstreams.send(service, method, path, query, headers, body,
+                                           idempotent=method in routing.IDEMPOTENT_METHODS)
+    except UpstreamUnavailable as exc:
+        if exc.timeout:
+            raise ApiError(504, "upstream_timeout", "后端服务响应超时", f"{exc.service} timed out") from exc
+        raise ApiError(503, "upstream_unavailable", "后端服务暂不可用", f"{exc.service} unavailable",
+                       headers={"Retry-After": "2"}) from exc
+
+    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
+    out_headers["x-ratelimit-limit"] = str(decision.limit)
+    out_headers["x-ratelimit-remaining"] = str(decision.remaining)
+
+    if method in audit.MUTATING:
+        target = audit.describe(method, path)
+        object_id = target.object_id
+        content = None
+        ctype = upstream.headers.get("content-type", "")
+        if upstream.status_code == 201 and object_id is None and ctype.startswith("application/json"):
+            try:
+                content = await upstream.aread()
+            finally:
+                await upstream.aclose()
+            try:
+                object_id = audit.created_id(json.loads(content))
+            except ValueError:
+                object_id = None
+        caller = Caller(ip=ip, user_agent=request.headers.get("user-agent"), request_id=rid)
+        gw.audit.record(audit_row(principal, caller, action=target.action, method=method, path=path,
+                                  object_type=target.object_type, object_id=object_id,
+                                  status=upstream.status_code, detail={"service": service}))
+        if content is not None:
+            out_headers.pop("content-encoding", None)
+            out_headers["content-length"] = str(len(content))
+            return Response(content, status_code=upstream.status_code, headers=out_headers)
+
+    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=out_headers,
+                             background=BackgroundTask(upstream.aclose))
+
+
+for _prefix, _service in routing.all_prefixes():
+    router.add_api_route(_prefix, forward, methods=METHODS, include_in_schema=False)
+    router.add_api_route(_prefix + "/{rest:path}", forward, methods=METHODS, include_in_schema=False)

@@ -1,0 +1,89 @@
+"""Staff accounts and API-key scopes: the rules, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from fengqiao_common.auth import (
+    ADMIN, DEPARTMENT_OFFICER, DEPARTMENT_SYSTEM, DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, LEADER, MEDIATOR,
+    PARTY, Principal,
+)
+
+STAFF_ROLES = (GRID_WORKER, DISPATCHER, DEPARTMENT_OFFICER, MEDIATOR, PARTY, LEADER, ADMIN)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,64}$")
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    display_name: str | None
+    roles: list[str]
+    department: str | None = None
+    grids: list[str] = field(default_factory=list)
+    mediator_id: str | None = None
+    party_id: str | None = None
+    disabled: bool = False
+
+    def principal(self, request_id: str | None = None) -> Principal:
+        return Principal(
+            sub=self.id, kind="user", name=self.display_name or self.username, roles=list(self.roles),
+            department=self.department, grids=list(self.grids), mediator_id=self.mediator_id,
+            party_id=self.party_id, request_id=request_id,
+        )
+
+
+@dataclass
+class KeyScope:
+    id: str
+    name: str
+    scope_type: str  # "external_system" | "department"
+    scope: str
+
+    def principal(self, request_id: str | None = None) -> Principal:
+        if self.scope_type == "department":
+            return Principal(sub=self.id, kind="api_key", name=self.name, roles=[DEPARTMENT_SYSTEM],
+                             department=self.scope, request_id=request_id)
+        return Principal(sub=self.id, kind="api_key", name=self.name, roles=[EXTERNAL_SYSTEM],
+                         external_system=self.scope, request_id=request_id)
+
+
+def check_account(roles: list[str], department: str | None, grids: list[str], mediator_id: str | None,
+                  party_id: str | None, *, departments: set[str], grid_codes: set[str]) -> list[dict]:
+    """Field errors (bilingual) for an account's role attributes; empty when consistent."""
+    from fengqiao_common.errors import field_error
+
+    errs: list[dict] = []
+    bad = [r for r in roles if r not in STAFF_ROLES]
+    if not roles:
+        errs.append(field_error("roles", "missing", "至少需要一个角色", "at least one role is required"))
+    if bad:
+        errs.append(field_error("roles", "invalid_role", f"未知角色：{', '.join(bad)}",
+                                f"unknown role(s): {', '.join(bad)}"))
+    if department is not None and department not in departments:
+        errs.append(field_error("department", "unknown_department", "部门不存在", f"unknown department {department}"))
+    if DEPARTMENT_OFFICER in roles and not department:
+        errs.append(field_error("department", "missing", "部门人员必须指定部门",
+                                "a department officer needs a department"))
+    bad_grids = [g for g in grids if g not in grid_codes]
+    if bad_grids:
+        errs.append(field_error("grids", "unknown_grid", f"网格不存在：{', '.join(bad_grids)}",
+                                f"unknown grid(s): {', '.join(bad_grids)}"))
+    if GRID_WORKER in roles and not grids:
+        errs.append(field_error("grids", "missing", "网格员必须指定网格", "a grid worker needs at least one grid"))
+    if MEDIATOR in roles and not mediator_id:
+        errs.append(field_error("mediator_id", "missing", "调解员必须指定调解员编号", "a mediator needs a mediator_id"))
+    if PARTY in roles and not party_id:
+        errs.append(field_error("party_id", "missing", "当事人必须指定当事人编号", "a party needs a party_id"))
+    return errs
+
+
+def check_scope(scope_type: str, scope: str, *, departments: set[str], systems: set[str]) -> list[dict]:
+    from fengqiao_common.errors import field_error
+
+    if scope_type == "department" and scope not in departments:
+        return [field_error("scope", "unknown_department", "部门不存在", f"unknown department {scope}")]
+    if scope_type == "external_system" and scope not in systems:
+        return [field_error("scope", "unknown_external_system", "外部系统不存在", f"unknown external system {scope}")]
+    return []
