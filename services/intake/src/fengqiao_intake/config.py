@@ -1,6 +1,9 @@
-from pydantic_settings import SettingsConfigDict
+from pathlib import Path
+from typing import Literal
 
-from fengqiao_common.settings import ServiceSettings
+from fengqiao_common.settings import REPO_ROOT, ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 
 class Settings(ServiceSettings):
@@ -12,3 +15,37 @@ class Settings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/fq_intake"
+    demo_data: bool = False
+    timezone: str = "Asia/Shanghai"
+
+    # request bodies and attachments (refused before they are read whole)
+    max_body_bytes: int = 1_048_576
+    attachment_max_bytes: int = 10 * 1_048_576
+    attachment_storage: Literal["local", "s3"] = "local"
+    attachment_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".run" / "attachments")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_prefix: str = "attachments/"
+
+    # duplicates: same category, within this distance and time of an open case
+    duplicate_radius_m: float = 300.0
+    duplicate_window_hours: float = 72.0
+    # nearest grid centroid for reports that give coordinates but no grid (Open311, demands)
+    grid_snap_max_m: float = 1500.0
+
+    # webhooks
+    webhook_allowed_hosts: str = ""  # comma-separated host names / patterns (*.example.com)
+    webhook_allowed_private_networks: str = ""  # CIDRs allowed although private, e.g. 127.0.0.1/32
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_base: float = 10.0
+    webhook_backoff_max: float = 3600.0
+    webhook_poll_interval: float = 1.0
+    webhook_lease_seconds: float = 60.0
+
+    # Open311
+    open311_default_days: int = 90
+    open311_max_requests: int = 1000

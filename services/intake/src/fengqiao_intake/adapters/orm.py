@@ -1,8 +1,211 @@
 """ORM tables of the intake service (its own database)."""
 
-from sqlalchemy import MetaData
-
 from fengqiao_events import add_event_tables
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 outbox, processed_events = add_event_tables(metadata)
+
+
+def _ts(name: str, nullable: bool = True, default: bool = False) -> Column:
+    return Column(name, DateTime(timezone=True), nullable=nullable,
+                  server_default=func.now() if default else None)
+
+
+# Per street and day: the last case number handed out (row lock serialises allocation).
+case_counters = Table(
+    "case_counters",
+    metadata,
+    Column("prefix", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("case_no", Text, nullable=False, unique=True),
+    Column("channel", Text, nullable=False),
+    Column("sub_channel", Text),
+    Column("source_system", Text),
+    Column("external_ref", Text),
+    Column("category", Text, nullable=False),
+    Column("grade", Text, nullable=False),
+    Column("grade_reasons", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("keywords", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("district", Text, nullable=False),
+    Column("street", Text, nullable=False),
+    Column("community", Text),
+    Column("grid", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("address", Text),
+    Column("summary", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("people_involved", Integer, nullable=False, server_default=text("0")),
+    Column("media_url", Text),
+    Column("parties", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    _ts("occurred_at"),
+    _ts("reported_at", nullable=False, default=True),
+    Column("reporter", JSONB),
+    Column("status", Text, nullable=False),
+    _ts("status_at", nullable=False, default=True),
+    Column("duplicate_of", Text),
+    Column("merged_into", Text),
+    Column("last_rating", Text),
+    _ts("last_rating_at"),
+    # idempotency: the same caller + key creates one case (a unique constraint decides)
+    Column("idem_caller", Text),
+    Column("idem_key", Text),
+    Column("idem_hash", Text),
+    _ts("updated_at", nullable=False, default=True),
+    UniqueConstraint("idem_caller", "idem_key", name="uq_cases_idempotency"),
+    Index("ix_cases_reported_at", "reported_at"),
+    Index("ix_cases_open_category", "category", "reported_at",
+          postgresql_where=text("status NOT IN ('closed', 'merged')")),
+    Index("ix_cases_grid", "grid"),
+)
+
+# Every requester of a case (a merged case keeps all of them): who to notify and who may read it.
+case_requesters = Table(
+    "case_requesters",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("source_system", Text),
+    Column("channel", Text, nullable=False),
+    Column("requester_ref", Text),
+    Column("origin_case_id", Text, nullable=False),
+    _ts("added_at", nullable=False, default=True),
+    UniqueConstraint("case_id", "origin_case_id", name="uq_case_requesters_origin"),
+    Index("ix_case_requesters_system", "source_system", "case_id"),
+)
+
+timeline = Table(
+    "case_timeline",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    _ts("at", nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status_effect", Text),
+    Column("actor", JSONB),
+    Column("department", Text),
+    Column("note", Text),
+    Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("event_id", Text),
+    _ts("recorded_at", nullable=False, default=True),
+    Index("ix_case_timeline_case", "case_id", "at", "id"),
+    UniqueConstraint("case_id", "event_id", name="uq_case_timeline_event"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="SET NULL")),
+    Column("uploaded_by", Text, nullable=False),
+    Column("filename", Text),
+    Column("content_type", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("storage", Text, nullable=False),
+    Column("storage_key", Text, nullable=False),
+    _ts("created_at", nullable=False, default=True),
+    Index("ix_attachments_case", "case_id"),
+)
+
+ratings = Table(
+    "case_ratings",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("rating", Text, nullable=False),
+    Column("comment", Text),
+    Column("by", JSONB, nullable=False),
+    _ts("at", nullable=False, default=True),
+)
+
+weak_signals = Table(
+    "weak_signals",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("grid", Text),
+    Column("community", Text),
+    Column("category", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("people_involved", Integer, nullable=False, server_default=text("0")),
+    Column("reporter", JSONB),
+    Column("reported_by", Text, nullable=False),
+    _ts("reported_at", nullable=False, default=True),
+    Column("idem_caller", Text),
+    Column("idem_key", Text),
+    Column("idem_hash", Text),
+    UniqueConstraint("idem_caller", "idem_key", name="uq_weak_signals_idempotency"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("external_system", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_by", Text, nullable=False),
+    _ts("created_at", nullable=False, default=True),
+    Index("ix_webhooks_system", "external_system"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("webhook_id", Text, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _ts("next_attempt_at", nullable=False, default=True),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    _ts("created_at", nullable=False, default=True),
+    _ts("delivered_at"),
+    UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("delivery_id", Text, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    _ts("at", nullable=False, default=True),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id"),
+)

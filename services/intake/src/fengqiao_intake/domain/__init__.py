@@ -1,0 +1,1 @@
+"""Pure model and rules of intake: no I/O."""

@@ -1,0 +1,101 @@
+"""Open311 GeoReport v2 shapes (JSON and XML) and the mapping of our statuses to the spec's.
+
+Field names and element names follow the GeoReport v2 specification; the updates feed follows
+FixMyStreet's ``servicerequestupdates`` extension.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree import ElementTree as ET
+
+REQUEST_FIELDS = (
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+    "address", "address_id", "zipcode", "lat", "long", "media_url",
+)
+UPDATE_FIELDS = ("update_id", "service_request_id", "status", "updated_datetime", "description", "media_url")
+
+# GeoReport: open | closed
+def spec_status(status: str) -> str:
+    return "closed" if status in ("closed", "merged") else "open"
+
+
+# FixMyStreet's richer states for the updates feed
+FMS_STATUS = {
+    "reported": "open",
+    "accepted": "investigating",
+    "returned": "investigating",
+    "reopened": "open",
+    "dispatched": "action_scheduled",
+    "on_site": "in_progress",
+    "resolved": "fixed",
+    "closed": "closed",
+    "merged": "duplicate",
+}
+
+
+def w3c(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_w3c(value: str) -> datetime:
+    v = value.strip().replace("Z", "+00:00").replace(" ", "+") if "T" in value else value.strip()
+    dt = datetime.fromisoformat(v)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _append(parent: ET.Element, name: str, value: Any) -> None:
+    el = ET.SubElement(parent, name)
+    if isinstance(value, list):
+        for item in value:
+            _append(el, "value" if not isinstance(item, dict) else item.pop("__tag__", "item"), item)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _append(el, k, v)
+    else:
+        t = _text(value)
+        if t is not None:
+            el.text = t
+
+
+def to_xml(root: str, item_tag: str, items: list[dict]) -> bytes:
+    top = ET.Element(root)
+    for item in items:
+        el = ET.SubElement(top, item_tag)
+        for k, v in item.items():
+            _append(el, k, v)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
+
+
+def service_definition_xml(defn: dict) -> bytes:
+    top = ET.Element("service_definition")
+    _append(top, "service_code", defn["service_code"])
+    attrs = ET.SubElement(top, "attributes")
+    for a in defn["attributes"]:
+        el = ET.SubElement(attrs, "attribute")
+        for k in ("variable", "code", "datatype", "required", "datatype_description", "order", "description"):
+            _append(el, k, a.get(k))
+        values = ET.SubElement(el, "values")
+        for v in a.get("values", []):
+            ve = ET.SubElement(values, "value")
+            _append(ve, "key", v["key"])
+            _append(ve, "name", v["name"])
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
+
+
+def errors_xml(errors: list[dict]) -> bytes:
+    return to_xml("errors", "error", errors)
