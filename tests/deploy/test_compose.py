@@ -1,0 +1,186 @@
+"""docker-compose.yml, checked without a Docker engine (none on these machines, and the docker CLI here has
+no compose plugin): JSON-schema validation against the Compose Specification, then the structure the
+deployment relies on (start order, one-off jobs, healthchecks, fail-fast secrets, settings names)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import os
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+SERVICES = {"intake": 8001, "dispatch": 8002, "mediation": 8003, "analytics": 8004, "gateway": 8000}
+REQUIRED_SECRETS = ("FQ_INTERNAL_TOKEN_SECRET", "POSTGRES_PASSWORD", "GATEWAY_TOKEN_SECRET",
+                    "MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET")
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+
+
+def interpolate(value, env: dict[str, str]):
+    """Compose's variable interpolation (${V}, ${V:-default}, ${V:?message}) over a loaded document."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        current = env.get(name)
+        if op in (":?", "?") and not current:
+            raise KeyError(f"{name}: {arg}")
+        if op in (":-", "-") and not current:
+            return arg
+        return current or ""
+
+    return _VAR.sub(sub, value)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def doc(raw) -> dict:
+    env = {s: "s" * 40 for s in REQUIRED_SECRETS}
+    return interpolate(raw, env)
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = json.loads((Path(__file__).parent / "schemas" / "compose_spec.json").read_text())
+    schema["properties"]["name"] = {"type": "string"}  # top-level project name, added to the spec later
+    return jsonschema.Draft201909Validator(schema)
+
+
+def test_matches_the_compose_specification(doc, validator):
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(doc)]
+    assert not errors, errors
+
+
+def test_the_schema_check_catches_a_broken_file(doc, validator):
+    broken = copy.deepcopy(doc)
+    broken["services"]["gateway"]["depends_on"]["intake"]["condition"] = "service_started_eventually"
+    broken["services"]["intake"]["healthcheck"]["interval"] = ["10s"]
+    assert len(list(validator.iter_errors(broken))) >= 2
+
+
+@pytest.mark.parametrize("secret", REQUIRED_SECRETS)
+def test_required_secrets_fail_fast(raw, secret):
+    text = COMPOSE.read_text(encoding="utf-8")
+    uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
+    assert uses, f"{secret} is not used"
+    assert all(u.startswith(":?") and len(u) > 3 for u in uses), f"every use of {secret} must be ${{{secret}:?msg}}"
+    env = {s: "x" * 40 for s in REQUIRED_SECRETS if s != secret}
+    with pytest.raises(KeyError, match=secret):
+        interpolate(raw, env)
+
+
+def test_kafka_is_apache_kafka_in_kraft_mode(doc):
+    kafka = doc["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false", "topics come from the kafka-topics job"
+    assert not any("zookeeper" in name for name in doc["services"])
+    assert "kafka-broker-api-versions" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_postgres_has_one_database_per_service(doc):
+    pg = doc["services"]["postgres"]
+    assert pg["image"].startswith("postgres:")
+    assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
+    init_dir = next(v.split(":")[0] for v in pg["volumes"] if "docker-entrypoint-initdb.d" in v)
+    sql = "".join(p.read_text() for p in sorted((ROOT / init_dir).glob("*.sql")))
+    for name in SERVICES:
+        assert f"CREATE DATABASE fq_{name};" in sql
+        url = doc["services"][name]["environment"][f"{name.upper()}_DATABASE_URL"]
+        assert url.endswith(f"@postgres:5432/fq_{name}") and url.startswith("postgresql+asyncpg://")
+
+
+def test_topic_creation_and_migrations_are_one_off_jobs(doc):
+    svcs = doc["services"]
+    topics = svcs["kafka-topics"]
+    assert topics["restart"] == "no"
+    assert topics["command"][:4] == ["python", "-m", "fengqiao_events.topics_cli", "create"]
+    assert topics["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name in SERVICES:
+        job = svcs[f"migrate-{name}"]
+        assert job["restart"] == "no"
+        assert job["command"][:4] == ["python", "-m", "fengqiao_common.migrate_cli", name]
+        assert job["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert job["environment"][f"{name.upper()}_DATABASE_URL"] == svcs[name]["environment"][
+            f"{name.upper()}_DATABASE_URL"]
+        assert job["image"] == svcs[name]["image"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_start_order_and_healthchecks(doc, name):
+    svc = doc["services"][name]
+    port = SERVICES[name]
+    deps = {k: v["condition"] for k, v in svc["depends_on"].items()}
+    assert deps["postgres"] == "service_healthy"
+    assert deps["kafka"] == "service_healthy"
+    assert deps["kafka-topics"] == "service_completed_successfully"
+    assert deps[f"migrate-{name}"] == "service_completed_successfully"
+    test = " ".join(svc["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/readyz" in test, "healthy means ready: database and Kafka reachable"
+    assert svc["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+    assert (ROOT / svc["build"]["dockerfile"]).is_file()
+    assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"]
+    assert str(port) in [str(p) for p in svc["expose"]]
+
+
+def test_gateway_waits_for_every_service_and_is_the_only_public_port(doc):
+    gw = doc["services"]["gateway"]
+    for name in SERVICES:
+        if name != "gateway":
+            assert gw["depends_on"][name]["condition"] == "service_healthy"
+            assert gw["environment"][f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{SERVICES[name]}"
+    published = {n: s["ports"] for n, s in doc["services"].items() if s.get("ports")}
+    assert published.pop("gateway") == ["8000:8000"]
+    for name, ports in published.items():  # operator tools only, and only on loopback
+        assert doc["services"][name].get("profiles") == ["observability"], name
+        assert all(str(p).startswith("127.0.0.1:") for p in ports), name
+
+
+def test_demo_profile_has_the_court_simulator_and_demo_data_switch(doc, raw):
+    court = doc["services"]["court-simulator"]
+    assert court["profiles"] == ["demo"]
+    assert "fengqiao_mediation.court_simulator:create_app" in court["command"]
+    assert "8005" in court["command"]
+    assert doc["services"]["mediation"]["environment"]["MEDIATION_COURT_BASE_URL"] == "http://court-simulator:8005"
+    for name in SERVICES:
+        assert raw["services"][name]["environment"][f"{name.upper()}_DEMO_DATA"] == "${FQ_DEMO_DATA:-false}"
+    assert all("profiles" not in doc["services"][n] for n in SERVICES), "the core runs without profiles"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_environment_names_are_the_ones_the_settings_read(doc, name, monkeypatch):
+    env = {k: str(v) for k, v in doc["services"][name]["environment"].items()}
+    for k in list(os.environ):
+        if k.startswith(("FQ_", "KAFKA_", f"{name.upper()}_", "OTEL_")):
+            monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    settings = importlib.import_module(f"fengqiao_{name}.config").Settings()
+    assert settings.database_url == env[f"{name.upper()}_DATABASE_URL"]
+    assert settings.kafka_bootstrap_servers == "kafka:9092"
+    assert settings.internal_token_secret == "s" * 40
+    assert settings.environment == "development"
+    # the same environment with FQ_ENVIRONMENT=production passes the services' production checks
+    monkeypatch.setenv("FQ_ENVIRONMENT", "production")
+    if name == "mediation":
+        monkeypatch.setenv("MEDIATION_SMS_PROVIDER", "http")
+        monkeypatch.setenv("MEDIATION_SMS_HTTP_URL", "https://sms.example.invalid/send")
+    assert importlib.import_module(f"fengqiao_{name}.config").Settings().environment == "production"
