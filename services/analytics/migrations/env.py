@@ -1,4 +1,4 @@
-from fengqiao_common.migrations_env import run
 from fengqiao_analytics.adapters.orm import metadata
+from fengqiao_common.migrations_env import run
 
 run(metadata)

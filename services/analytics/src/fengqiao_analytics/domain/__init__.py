@@ -1,0 +1,1 @@
+"""Pure read-model rules of analytics: no I/O."""

@@ -1,0 +1,107 @@
+"""Topic -> handler wiring (thin) and the consumer supervisor: one consumer group over every registered
+topic, named after the read-model generation, switched to a fresh group when the read models are rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from functools import partial
+
+import structlog
+from fengqiao_events import EventConsumer, all_specs
+from fengqiao_events.consumer import Handler
+
+from . import service
+from .service import Ctx
+
+log = structlog.get_logger("fengqiao.analytics.consumers")
+
+
+async def _ignore(ctx: Ctx, session, env, payload) -> None:
+    """weak-signal.flagged is our own announcement: the ledger row was written when it was raised."""
+
+
+def handlers(ctx: Ctx) -> dict[str, Handler]:
+    out: dict[str, Handler] = {}
+    for spec in all_specs():
+        t = spec.topic
+        if t in service.CASE_TOPICS:
+            fn = service.handle_case_event
+        elif t in service.ORDER_TOPICS:
+            fn = service.handle_order_event
+        elif t in service.MEDIATION_TOPICS:
+            fn = service.handle_mediation_event
+        elif t == "weak-signal.reported":
+            fn = service.handle_weak_signal_report
+        elif t == "weak-signal.triaged":
+            fn = service.handle_triaged
+        else:
+            fn = _ignore
+        out[t] = partial(fn, ctx)
+    return out
+
+
+class ConsumerSupervisor:
+    """Runs the read-model consumer of the current generation; polls the generation so that every replica
+    follows a rebuild started anywhere (API or CLI)."""
+
+    def __init__(self, runtime, ctx: Ctx):
+        self.runtime = runtime
+        self.ctx = ctx
+        self.generation: int | None = None
+        self.consumer: EventConsumer | None = None
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    async def _read_generation(self) -> int:
+        async with self.runtime.session_factory() as s:
+            return await service.current_generation(s)
+
+    async def _stop_consumer(self) -> None:
+        c, t = self.consumer, self._task
+        self.consumer, self._task = None, None
+        if c is not None:
+            c.stop()
+        if t is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(t), 20)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                t.cancel()
+                with contextlib.suppress(BaseException):
+                    await t
+
+    def _start_consumer(self, generation: int) -> None:
+        s = self.runtime.settings
+        self.consumer = EventConsumer(
+            name=service.group_name(s, generation), bootstrap=s.kafka_bootstrap_servers,
+            session_factory=self.runtime.session_factory, handlers=handlers(self.ctx),
+            producer=self.runtime.producer, max_attempts=s.consumer_max_attempts, batch_size=s.consumer_batch_size,
+        )
+        self.generation = generation
+        self._task = asyncio.create_task(self.consumer.run(), name=f"consumer-g{generation}")
+        log.info("read-model consumer started", group=self.consumer.name)
+
+    async def rebuild(self) -> int:
+        async with self._lock:
+            await self._stop_consumer()
+            async with self.runtime.session_factory() as s:
+                gen = await service.reset_read_models(self.ctx, s)
+            self._start_consumer(gen)
+            return gen
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    gen = await self._read_generation()
+                    async with self._lock:
+                        if gen != self.generation:
+                            await self._stop_consumer()
+                            self._start_consumer(gen)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("generation poll failed", error=repr(exc))
+                await asyncio.sleep(self.runtime.settings.generation_poll_interval)
+        finally:
+            await self._stop_consumer()
