@@ -1,0 +1,6 @@
+"""Routers of the mediation service (prefix /api/v1/mediation), one file per resource."""
+
+from . import agreements, bookings, court, dev, mediations, mediators, sessions
+
+ROUTERS = [mediators.router, bookings.router, mediations.router, sessions.router, agreements.router, court.router]
+DEV_ROUTERS = [dev.router]

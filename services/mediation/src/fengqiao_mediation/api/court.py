@@ -1,0 +1,48 @@
+"""Judicial confirmation (司法确认): applications, more material, and the court's signed callback."""
+
+from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import ValidationError
+
+from fengqiao_common.auth import CurrentPrincipal
+from fengqiao_common.db import Session
+from fengqiao_common.errors import ApiError, validation_fields
+
+from .. import service
+from ..adapters import court as court_adapter
+from .common import PREFIX, MediationDeps
+from .schemas import CourtApplicationIn, CourtCallback, MaterialIn
+
+router = APIRouter(prefix=PREFIX, tags=["court"])
+
+
+@router.post("/court-applications", status_code=201, operation_id="mediation_apply_to_court")
+async def apply(body: CourtApplicationIn, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
+    return await service.apply_to_court(session, deps, principal, body.mediation_id)
+
+
+@router.get("/court-applications/{application_id}", operation_id="mediation_get_court_application")
+async def get_application(application_id: str, session: Session, principal: CurrentPrincipal):
+    return await service.get_application(session, principal, application_id)
+
+
+@router.post("/court-applications/{application_id}/materials", operation_id="mediation_add_material")
+async def add_material(application_id: str, body: MaterialIn, session: Session, deps: MediationDeps,
+                       principal: CurrentPrincipal):
+    return await service.add_material(session, deps, principal, application_id, body.description)
+
+
+@router.post("/court/callback", operation_id="mediation_court_callback")
+async def callback(request: Request, session: Session, deps: MediationDeps):
+    """Called by the court. Authenticated by ``X-Court-Signature`` (HMAC-SHA256 over "<timestamp>.<body>")."""
+    body = await request.body()
+    if not court_adapter.verify(deps.settings.court_callback_secret, request.headers.get("X-Court-Timestamp"),
+                                request.headers.get("X-Court-Signature"), body):
+        raise ApiError(401, "bad_signature", "回调签名无效", "invalid or missing court signature")
+    try:
+        cb = CourtCallback.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_failed", "请求参数有误", "request validation failed",
+                       fields=validation_fields(jsonable_encoder(exc.errors(include_url=False),
+                                                                 custom_encoder={Exception: str}))) from None
+    return await service.court_callback(session, deps, cb)

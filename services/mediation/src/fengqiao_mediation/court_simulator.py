@@ -1,0 +1,227 @@
+"""A court simulator for development and tests: ``uvicorn --factory fengqiao_mediation.court_simulator:create_app``.
+
+It speaks the court adapter's protocol (``adapters/court.py``): it accepts applications for judicial
+confirmation (Bearer ``COURT_SIM_API_KEY``), checks the agreement PDF against its SHA-256, and later
+decides - asks for more material, confirms with a ruling number, or rejects - by an HMAC-signed HTTP
+callback (``COURT_SIM_CALLBACK_SECRET``) to the ``callback_url`` of the application.
+
+Decisions come either automatically, ``COURT_SIM_AUTO_DECIDE_AFTER`` seconds after an application (or its
+new material) arrives, taking the next of ``COURT_SIM_AUTO_DECISIONS`` (e.g. ``["more_material",
+"confirmed"]``), or by hand: ``POST /api/court/admin/applications/{ref}/decide`` with ``X-Court-Admin-Token``.
+State is in memory. Environment: prefix ``COURT_SIM_``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import httpx
+import structlog
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .adapters.court import sign
+from .config import DEV_COURT_API_KEY, DEV_COURT_SECRET
+
+log = structlog.get_logger("fengqiao.court_simulator")
+Decision = Literal["more_material", "confirmed", "rejected"]
+
+
+class SimulatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COURT_SIM_", extra="ignore")
+
+    api_key: str = DEV_COURT_API_KEY
+    callback_secret: str = DEV_COURT_SECRET
+    admin_token: str = "dev-only-court-admin-token"
+    auto_decide_after: float | None = 5.0  # seconds; None (or <0): decide only by the admin call
+    auto_decisions: list[Decision] = ["confirmed"]
+    ruling_prefix: str = "（{year}）粤0704民特"
+    callback_attempts: int = 6
+    callback_backoff: float = 0.5
+    port: int = 8005
+
+
+class AgreementIn(BaseModel):
+    id: str
+    sha256: str
+    generated_at: str | None = None
+    pdf_base64: str
+
+
+class ApplicationIn(BaseModel):
+    application_id: str
+    mediation_id: str
+    court: str
+    category: str | None = None
+    callback_url: str
+    parties: list[dict] = Field(default_factory=list)
+    agreement: AgreementIn
+
+
+class MaterialIn(BaseModel):
+    application_id: str | None = None
+    description: str
+
+
+class DecideIn(BaseModel):
+    decision: Decision
+    reason: str | None = None
+
+
+class Court:
+    def __init__(self, settings: SimulatorSettings):
+        self.settings = settings
+        self.apps: dict[str, dict] = {}  # external_ref -> application
+        self.by_application: dict[str, str] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.rulings = 0
+        self.callbacks: list[dict] = []  # delivered callbacks, for inspection
+
+    def ruling_no(self) -> str:
+        self.rulings += 1
+        return self.settings.ruling_prefix.format(year=datetime.now(UTC).year) + f"{self.rulings}号"
+
+    def schedule(self, ref: str) -> None:
+        delay = self.settings.auto_decide_after
+        if delay is None or delay < 0:
+            return
+        app = self.apps[ref]
+        i = app["auto_step"]
+        seq = self.settings.auto_decisions
+        decision = seq[min(i, len(seq) - 1)] if seq else "confirmed"
+        app["auto_step"] = i + 1
+
+        async def later():
+            await asyncio.sleep(delay)
+            await self.decide(ref, decision, "自动模拟决定 / simulated decision")
+
+        t = asyncio.create_task(later())
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def decide(self, ref: str, decision: Decision, reason: str | None) -> dict:
+        app = self.apps[ref]
+        body = {"application_id": app["application_id"], "external_ref": ref, "decision": decision,
+                "reason": reason, "at": datetime.now(UTC).isoformat(), "ruling_no": None}
+        if decision == "confirmed":
+            body["ruling_no"] = app.get("ruling_no") or self.ruling_no()
+            app["ruling_no"] = body["ruling_no"]
+        app["status"] = {"more_material": "material_requested", "confirmed": "confirmed",
+                         "rejected": "rejected"}[decision]
+        app["history"].append({"at": body["at"], "event": decision, "reason": reason})
+        return await self.deliver(app["callback_url"], body)
+
+    async def deliver(self, url: str, body: dict) -> dict:
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        last: object = None
+        for attempt in range(self.settings.callback_attempts):
+            ts = str(int(time.time()))
+            headers = {"Content-Type": "application/json", "X-Court-Timestamp": ts,
+                       "X-Court-Signature": sign(self.settings.callback_secret, ts, raw)}
+            try:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    r = await client.post(url, content=raw, headers=headers)
+                last = r.status_code
+                if r.status_code < 300 or r.status_code == 409:
+                    self.callbacks.append({**body, "status_code": r.status_code})
+                    return {"delivered": True, "status_code": r.status_code, "response": r.json()}
+                if 400 <= r.status_code < 500 and r.status_code not in (404, 408, 429):
+                    break  # our request is wrong; retrying will not help
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            await asyncio.sleep(self.settings.callback_backoff * 2 ** attempt)
+        log.warning("callback not delivered", url=url, last=last)
+        return {"delivered": False, "last": last}
+
+
+def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
+    settings = settings or SimulatorSettings()
+    court = Court(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        for t in list(court.tasks):
+            t.cancel()
+        for t in list(court.tasks):
+            with contextlib.suppress(BaseException):
+                await t
+
+    app = FastAPI(title="Court simulator (司法确认模拟)", lifespan=lifespan)
+    app.state.court = court
+
+    def client_auth(authorization: Annotated[str | None, Header()] = None) -> None:
+        if authorization != f"Bearer {settings.api_key}":
+            raise HTTPException(401, "invalid court credentials")
+
+    def admin_auth(x_court_admin_token: Annotated[str | None, Header()] = None) -> None:
+        if x_court_admin_token != settings.admin_token:
+            raise HTTPException(401, "invalid admin token")
+
+    def find(ref: str) -> dict:
+        if ref not in court.apps:
+            raise HTTPException(404, "no such application")
+        return court.apps[ref]
+
+    def public(a: dict) -> dict:
+        return {k: v for k, v in a.items() if k not in ("pdf", "auto_step")}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "service": "court-simulator"}
+
+    @app.post("/api/court/applications", status_code=202, dependencies=[Depends(client_auth)])
+    async def receive(body: ApplicationIn):
+        if body.application_id in court.by_application:  # idempotent
+            return public(court.apps[court.by_application[body.application_id]])
+        try:
+            pdf = base64.b64decode(body.agreement.pdf_base64, validate=True)
+        except ValueError:
+            raise HTTPException(422, "agreement.pdf_base64 is not base64") from None
+        if hashlib.sha256(pdf).hexdigest() != body.agreement.sha256 or not pdf.startswith(b"%PDF"):
+            raise HTTPException(422, "agreement PDF does not match its sha256")
+        ref = f"SQ-{uuid.uuid4().hex[:10].upper()}"
+        court.apps[ref] = {
+            "external_ref": ref, "application_id": body.application_id, "mediation_id": body.mediation_id,
+            "court": body.court, "callback_url": body.callback_url, "parties": body.parties,
+            "agreement_sha256": body.agreement.sha256, "pdf": pdf, "status": "received", "materials": [],
+            "received_at": datetime.now(UTC).isoformat(), "history": [], "auto_step": 0, "ruling_no": None,
+        }
+        court.by_application[body.application_id] = ref
+        court.schedule(ref)
+        return public(court.apps[ref])
+
+    @app.post("/api/court/applications/{ref}/materials", dependencies=[Depends(client_auth)])
+    async def material(ref: str, body: MaterialIn):
+        a = find(ref)
+        if a["status"] != "material_requested":
+            raise HTTPException(409, f"application is {a['status']}")
+        a["materials"].append({"at": datetime.now(UTC).isoformat(), "description": body.description})
+        a["status"] = "received"
+        court.schedule(ref)
+        return public(a)
+
+    @app.get("/api/court/applications/{ref}", dependencies=[Depends(client_auth)])
+    async def get(ref: str):
+        return public(find(ref))
+
+    @app.get("/api/court/admin/applications", dependencies=[Depends(admin_auth)])
+    async def list_all():
+        return [public(a) for a in court.apps.values()]
+
+    @app.post("/api/court/admin/applications/{ref}/decide", dependencies=[Depends(admin_auth)])
+    async def decide(ref: str, body: DecideIn, request: Request):
+        find(ref)
+        return await court.decide(ref, body.decision, body.reason)
+
+    return app
