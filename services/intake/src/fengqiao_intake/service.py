@@ -233,11 +233,11 @@ async def create_case(
     if domain is None:
         raise _bad("category", f"类别 {body.category} 不在目录中", f"unknown category {body.category}",
                    "unknown_category")
+    grid, community = _place(d, body, snap=snap_grid)
     if channel == "grid_app" and not principal.has(*STAFF) and body.grid not in principal.grids:
         raise ApiError(403, "forbidden", "只能上报本人负责网格的事件", "grid workers report only in their own grids",
                        fields=[field_error("grid", "not_your_grid", "非本人负责网格", "not one of your grids",
                                            ["body", "grid"])])
-    grid, community = _place(d, body, snap=snap_grid)
     text = f"{body.title or ''}\n{body.description}"
     decision = grading.decide(domain.default_grade, text, body.people_involved, body.grade)
     reported_at = now()
@@ -275,7 +275,8 @@ async def create_case(
                 "address": loc.address if loc else None, "media_url": media_url, "summary": summary, "description": body.description,
                 "people_involved": body.people_involved, "parties": parties, "occurred_at": body.occurred_at,
                 "reported_at": reported_at, "reporter": _actor(principal), "status": "reported",
-                "status_at": reported_at, "duplicate_of": duplicate_of,
+                "status_at": reported_at, "duplicate_of": duplicate_of, "merged_into": None,
+                "last_rating": None, "last_rating_at": None,
                 "idem_caller": caller if idempotency_key else None, "idem_key": idempotency_key,
                 "idem_hash": request_hash if idempotency_key else None, "updated_at": reported_at,
             }
