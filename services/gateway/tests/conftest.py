@@ -13,7 +13,6 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-
 from fengqiao_common.auth import IDENTITY_HEADER, verify_identity
 from fengqiao_common.settings import DEV_SECRET
 from fengqiao_devstack.postgres import free_port
@@ -55,7 +54,7 @@ def fake_service(name: str, control: dict) -> FastAPI:
         body = await request.body()
         if path.endswith("slow"):
             await asyncio.sleep(5)
-        status = 201 if request.method == "POST" and path.endswith("create") else 200
+        status = 201 if request.method == "POST" and request.query_params.get("create") else 200
         payload = {
             "service": name, "method": request.method, "path": request.url.path, "query": request.url.query,
             "identity": identity, "request_id": request.headers.get("x-request-id"),
@@ -83,7 +82,7 @@ async def fake_upstreams():
         tasks.append(asyncio.create_task(server.serve()))
         urls[f"{name}_url"] = f"http://127.0.0.1:{port}"
     for s in servers:
-        while not s.started:
+        while not s.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.02)
     yield urls, control
     for s in servers:

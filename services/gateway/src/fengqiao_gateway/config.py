@@ -1,9 +1,8 @@
 from pathlib import Path
 
+from fengqiao_common.settings import REPO_ROOT, ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from fengqiao_common.settings import REPO_ROOT, ServiceSettings
 
 DEV_TOKEN_SECRET = "dev-only-gateway-token-secret-change-me-0123456789"
 

@@ -11,10 +11,9 @@ import uuid
 from pathlib import Path
 
 import structlog
-from sqlalchemy import and_, select, update
-
 from fengqiao_common.app import Runtime
 from fengqiao_common.auth import ADMIN, DEPARTMENT_OFFICER, DISPATCHER, GRID_WORKER, LEADER, MEDIATOR, PARTY
+from sqlalchemy import and_, select, update
 
 from .adapters.orm import api_keys, users
 from .adapters.passwords import hash_password, verify_password

@@ -6,9 +6,8 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
-
 from fengqiao_common.app import Runtime, create_service_app
+from starlette.middleware.cors import CORSMiddleware
 
 from . import demo
 from . import state as state_mod

@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from fengqiao_common.app import Runtime
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import ApiError, field_error, not_found
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .adapters.cache import TTLCache
 from .adapters.orm import api_keys, audit_log, sessions, users

@@ -43,7 +43,7 @@ class AuditWriter:
                 rows = [first, *self._drain()]
                 try:
                     await self._flush(rows)
-                except Exception as exc:  # noqa: BLE001 - keep the writer alive, retry once later
+                except Exception as exc:
                     log.error("audit write failed", error=repr(exc), rows=len(rows))
                     await asyncio.sleep(1)
                     with contextlib.suppress(Exception):

@@ -1,11 +1,21 @@
 """ORM tables of the gateway service (its own database): users, sessions, API keys, audit log."""
 
+from fengqiao_events import add_event_tables
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, func,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-
-from fengqiao_events import add_event_tables
 
 metadata = MetaData()
 outbox, processed_events = add_event_tables(metadata)

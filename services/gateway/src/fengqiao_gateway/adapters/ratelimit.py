@@ -16,12 +16,12 @@ class InProcessLimiter:
     """Fixed one-minute windows in a dict; old windows are dropped as the clock moves on."""
 
     def __init__(self, clock=time.time):
-        self._clock = clock
+        self.clock = clock
         self._counts: dict[tuple[str, int], int] = {}
         self._current = -1
 
     async def hit(self, key: str, limit: int, period: int = 60) -> Decision:
-        wid, reset = window(self._clock(), period)
+        wid, reset = window(self.clock(), period)
         if wid != self._current:
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= wid}
             self._current = wid
@@ -45,18 +45,18 @@ class RedisLimiter:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._clock = clock
+        self.clock = clock
         self._prefix = prefix
 
     async def hit(self, key: str, limit: int, period: int = 60) -> Decision:
-        wid, reset = window(self._clock(), period)
+        wid, reset = window(self.clock(), period)
         rkey = f"{self._prefix}{key}:{wid}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(rkey)
                 pipe.expire(rkey, period + 5)
                 n, _ = await pipe.execute()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("rate limiter unavailable, letting request through", error=repr(exc))
             return decide(1, limit, reset)
         return decide(int(n), limit, reset)
@@ -64,7 +64,7 @@ class RedisLimiter:
     async def ping(self) -> bool:
         try:
             return bool(await asyncio.wait_for(self._redis.ping(), 1))
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
 
     async def close(self) -> None:

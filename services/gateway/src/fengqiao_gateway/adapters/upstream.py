@@ -60,9 +60,9 @@ class Upstreams:
                 raise UpstreamUnavailable(service) from exc
         raise UpstreamUnavailable(service)  # pragma: no cover - loop always returns or raises
 
-    async def get_json(self, service: str, path: str, timeout: float = 3.0) -> tuple[int, dict | None]:
+    async def get_json(self, service: str, path: str, wait: float = 3.0) -> tuple[int, dict | None]:
         try:
-            r = await self.client.get(self.base_urls[service] + path, timeout=timeout)
+            r = await self.client.get(self.base_urls[service] + path, timeout=wait)
         except httpx.HTTPError:
             return 0, None
         try:

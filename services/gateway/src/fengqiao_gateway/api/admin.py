@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, field_validator
-
 from fengqiao_common.db import Session
+from pydantic import BaseModel, Field, field_validator
 
 from .. import service
 from ..domain.accounts import USERNAME_RE

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
-
 from fengqiao_common.db import Session
+from pydantic import BaseModel, Field
 
 from .deps import CallerDep, Gw, StaffDep, too_many
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
-
 from fengqiao_common.errors import not_found
 
 from .. import SERVICE_DIR

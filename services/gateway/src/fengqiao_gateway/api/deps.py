@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-
 from fengqiao_common.auth import ADMIN, Principal
 from fengqiao_common.errors import ApiError
 from fengqiao_common.logging import request_id_var

@@ -8,11 +8,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
-
 from fengqiao_common.auth import IDENTITY_HEADER, Principal, mint_identity
 from fengqiao_common.errors import ApiError
 from fengqiao_common.logging import request_id_var
+from starlette.background import BackgroundTask
 
 from ..adapters.upstream import UpstreamUnavailable
 from ..domain import audit, paging, routing

@@ -22,8 +22,9 @@ def describe(method: str, path: str) -> Target:
     segs = [s for s in path.split("/") if s]
     if segs[:2] == ["api", "v1"]:
         segs = segs[2:]
-    elif segs[:2] == ["open311", "v2"]:
-        segs = ["open311", *segs[2:]]
+    elif segs[:2] == ["open311", "v2"]:  # /open311/v2/requests.json, /open311/v2/requests/77.json
+        segs = [s.rsplit(".", 1)[0] for s in segs[2:]]
+        segs = [f"open311.{segs[0]}", *segs[1:]] if segs else ["open311"]
     if not segs:
         return Target(f"{method.lower()}", None, None)
     otype = segs[0]
