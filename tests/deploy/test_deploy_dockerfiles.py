@@ -88,6 +88,8 @@ def test_image_rules(name):
     assert not any(w == "RUN" and "uv " in r for w, r in runtime), "no uv or build tools in the runtime image"
     text = path.read_text()
     assert not re.search(r"\b(curl|wget)\b|ADD\s+https?://", text), "downloads only through pip/npm registries"
+    if name == "mediation":  # PDF font at the path MEDIATION_PDF_FONT_PATH defaults to
+        assert any(w == "RUN" and "fonts-noto-cjk" in r for w, r in runtime)
     if name in WEB:
         web = st["web"]
         assert any(w == "RUN" and "npm ci" in r for w, r in web)
