@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import random
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -103,4 +104,45 @@ async def make_mediator(client: httpx.AsyncClient, **kw) -> dict:
     body.update(kw)
     r = await client.post("/api/v1/mediation/mediators", json=body, headers=admin())
     assert r.status_code == 201, r.text
+    return r.json()
+
+
+API = "/api/v1/mediation"
+
+
+def phone() -> str:
+    return "13" + "".join(random.choices("0123456789", k=9))
+
+
+async def open_case(stack, *, outstanding=()) -> dict:
+    c = stack.client
+    m = await make_mediator(c, name="何惠芳")
+    parties = [{"side": "applicant", "name": "冯甲", "phone": phone()},
+               {"side": "respondent", "name": "谭乙", "phone": phone()}]
+    r = await c.post(f"{API}/bookings", headers=dispatcher(), json={
+        "category": "labour", "parties": parties, "mediator_id": m["id"], "starts_at": at(12, 10).isoformat()})
+    assert r.status_code == 201, r.text
+    b = r.json()
+    r = await c.post(f"{API}/mediations/{b['mediation']['id']}/sessions", headers=mediator_h(m["id"]), json={
+        "started_at": at(12, 10).isoformat(), "ended_at": at(12, 11).isoformat(), "place": "调解室",
+        "attendees": ["冯甲", "谭乙"], "points_agreed": ["双方同意按月结算"], "points_outstanding": list(outstanding)})
+    assert r.status_code == 201, r.text
+    return {"mid": m["id"], "med": b["mediation"]["id"], "a": b["parties"][0], "b": b["parties"][1],
+            "phones": [p["phone"] for p in parties], "sid": r.json()["id"]}
+
+
+async def sign_image(stack, k: dict, who: str):
+    if who == "mediator":
+        return await stack.client.post(f"{API}/sessions/{k['sid']}/signatures", headers=mediator_h(k["mid"]),
+                                       json={"signer": "mediator", "method": "image", "image_base64": PNG})
+    pid = k[who]["id"]
+    return await stack.client.post(f"{API}/sessions/{k['sid']}/signatures", headers=party_h(pid),
+                                   json={"signer": "party", "party_id": pid, "method": "image", "image_base64": PNG})
+
+
+async def seal(stack, k: dict) -> dict:
+    for who in ("a", "b", "mediator"):
+        r = await sign_image(stack, k, who)
+        assert r.status_code == 201, r.text
+    assert r.json()["status"] == "sealed"
     return r.json()
