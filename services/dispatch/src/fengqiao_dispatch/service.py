@@ -724,9 +724,9 @@ async def overdue(rt, principal: Principal, limit: int, offset: int) -> list[dic
     now = _now(rt)
     o = orders.c
     missed = or_(
-        and_(o.status == om.DISPATCHED, o.sign_for_by < now),
-        and_(o.status.in_((om.DISPATCHED, om.SIGNED)), o.on_site_by.is_not(None), o.on_site_by < now),
-        and_(o.status.in_((om.DISPATCHED, om.SIGNED, om.ON_SITE, om.IN_PROGRESS)), o.resolve_by < now),
+        and_(o.status == om.DISPATCHED, o.sign_for_by <= now),
+        and_(o.status.in_((om.DISPATCHED, om.SIGNED)), o.on_site_by.is_not(None), o.on_site_by <= now),
+        and_(o.status.in_((om.DISPATCHED, om.SIGNED, om.ON_SITE, om.IN_PROGRESS)), o.resolve_by <= now),
     )
     q = select(orders).where(missed)
     if not principal.has(*CENTRE_ROLES):
