@@ -56,6 +56,13 @@ async def _status_is(client, case, status):
     await eventually(check, timeout=20)
 
 
+async def _timeline_has(client, case, *kinds):
+    async def check():
+        have = [t["kind"] for t in (await _get(client, case))["timeline"]]
+        return all(k in have for k in kinds)
+    await eventually(check, timeout=20)
+
+
 async def test_status_follows_events_published_out_of_order(client, kafka_bootstrap):
     case = await _case(client)
     o1 = str(uuid.uuid4())
@@ -75,9 +82,8 @@ async def test_status_follows_events_published_out_of_order(client, kafka_bootst
                                                                seq=4, at=_at(case, 40), stage="resolve", due_at=_at(case, 39),
                                                                level="district"), source=SRC))
 
-    async def escalated():
-        return any(t["kind"] == "order.escalated" for t in (await _get(client, case))["timeline"])
-    await eventually(escalated, timeout=20)
+    await _timeline_has(client, case, "case.queued", "order.dispatched", "order.signed", "department.checked-in",
+                        "order.escalated")
     full = await _get(client, case)
     kinds = [t["kind"] for t in full["timeline"]]
     assert kinds == ["case.reported", "case.queued", "order.dispatched", "order.signed", "department.checked-in",
@@ -107,6 +113,7 @@ async def test_returned_then_redispatched_resolved_closed_and_mediation(client, 
                                                   ruling_no="(2026)粤0704民特1号"), source="/fengqiao/mediation"),
                   new_envelope(CaseResolved(case_id=case["id"], at=_at(case, 45), departments=["SFS"]), source=SRC))
     await _status_is(client, case, "closed")
+    await _timeline_has(client, case, "mediation.referred", "session.sealed", "mediation.confirmed", "case.resolved")
     full = await _get(client, case)
     kinds = [t["kind"] for t in full["timeline"]]
     assert kinds[-6:] == ["order.dispatched", "mediation.referred", "session.sealed", "mediation.confirmed",

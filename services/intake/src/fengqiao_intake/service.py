@@ -27,6 +27,7 @@ from fengqiao_events.payloads.case import (
 )
 from fengqiao_events.payloads.common import Actor, Location
 from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -849,7 +850,8 @@ async def open311_context(session: AsyncSession, case_ids: list[str]) -> dict[st
     disp = (await session.execute(
         select(timeline.c.case_id, timeline.c.department, timeline.c.detail)
         .where(timeline.c.case_id.in_(case_ids), timeline.c.kind == "order.dispatched")
-        .distinct(timeline.c.case_id).order_by(timeline.c.case_id, timeline.c.at.desc(), timeline.c.id.desc())
+        .ext(distinct_on(timeline.c.case_id))
+        .order_by(timeline.c.case_id, timeline.c.at.desc(), timeline.c.id.desc())
     )).all()
     for r in disp:
         out[r.case_id]["department"] = r.department
@@ -857,7 +859,8 @@ async def open311_context(session: AsyncSession, case_ids: list[str]) -> dict[st
     notes = (await session.execute(
         select(timeline.c.case_id, timeline.c.note)
         .where(timeline.c.case_id.in_(case_ids), timeline.c.status_effect.isnot(None))
-        .distinct(timeline.c.case_id).order_by(timeline.c.case_id, timeline.c.at.desc(), timeline.c.id.desc())
+        .ext(distinct_on(timeline.c.case_id))
+        .order_by(timeline.c.case_id, timeline.c.at.desc(), timeline.c.id.desc())
     )).all()
     for r in notes:
         out[r.case_id]["note"] = r.note
