@@ -1,0 +1,120 @@
+"""A department reads its orders from Kafka without our library: the `fengqiao dept listen` command
+(printing JSON lines, or forwarding to a URL) and an independent client (confluent-kafka / librdkafka),
+both filtering on the ce_department header."""
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+FENGQIAO = os.path.join(os.path.dirname(sys.executable), "fengqiao")
+
+
+async def _two_departments(dispatch) -> tuple[dict, dict]:
+    """A labour case: RSS leads, SFS assists."""
+    p = await dispatch.report(category="labour", grade="yellow", summary="工资结算争议", description="加班费计算有分歧")
+    orders = await dispatch.orders_of(p.case_id, 2)
+    by = {o["department"]: o for o in orders}
+    assert set(by) == {"RSS", "SFS"}
+    return by["RSS"], by["SFS"]
+
+
+async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(FENGQIAO, *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_dept_listen_prints_only_its_departments_orders(dispatch, clock):
+    rss, sfs = await _two_departments(dispatch)
+    code, out, err = await _cli("dept", "listen", "--department", "RSS", "--bootstrap",
+                                dispatch.settings.kafka_bootstrap_servers, "--from-beginning",
+                                "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "3")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert events, err
+    assert {e["department"] for e in events} == {"RSS"}
+    ids = {e["data"]["order_id"] for e in events}
+    assert rss["order_id"] in ids and sfs["order_id"] not in ids
+    mine = next(e for e in events if e["data"]["order_id"] == rss["order_id"])
+    assert mine["type"] == "cn.fengqiao.order.dispatched" and mine["specversion"] == "1.0"
+    assert mine["subject"] == rss["case_id"] and mine["kafka"]["key"] == rss["case_id"]
+    assert mine["data"]["deadlines"]["sign_for_by"]
+
+
+async def test_dept_listen_forwards_to_a_url(dispatch, clock):
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"event": json.loads(body), "ce_id": self.headers.get("ce-id")})
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rss, sfs = await _two_departments(dispatch)
+        url = f"http://127.0.0.1:{server.server_address[1]}/orders"
+        code, _out, err = await _cli("dept", "listen", "--department", "SFS", "--bootstrap",
+                                     dispatch.settings.kafka_bootstrap_servers, "--from-beginning", "--forward", url,
+                                     "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched",
+                                     "--idle-timeout", "3")
+        assert code == 0, err
+    finally:
+        server.shutdown()
+    assert received
+    assert {r["event"]["department"] for r in received} == {"SFS"}
+    ids = {r["event"]["data"]["order_id"] for r in received}
+    assert sfs["order_id"] in ids and rss["order_id"] not in ids
+    assert all(r["ce_id"] == r["event"]["id"] for r in received)
+
+
+def _read_with_librdkafka(bootstrap: str, department: str, wanted: set[str], timeout: float = 30) -> list[dict]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"librdkafka-{uuid.uuid4().hex[:8]}",
+                  "enable.auto.commit": False, "session.timeout.ms": 6000, "max.poll.interval.ms": 10000,
+                  "heartbeat.interval.ms": 1000})
+    try:
+        meta = c.list_topics("order.dispatched", timeout=10)
+        parts = meta.topics["order.dispatched"].partitions
+        c.assign([TopicPartition("order.dispatched", p, OFFSET_BEGINNING) for p in parts])
+        found: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not wanted <= {f["order_id"] for f in found}:
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            headers = {k: v.decode() for k, v in (msg.headers() or [])}
+            if headers.get("ce_department") != department:  # filter without parsing the body
+                continue
+            data = json.loads(msg.value())
+            found.append({"order_id": data["order_id"], "key": msg.key().decode(), "headers": headers,
+                          "department": data["department"]})
+        return found
+    finally:
+        c.close()
+
+
+async def test_independent_kafka_client_reads_an_order_filtered_by_department(dispatch, clock):
+    rss, sfs = await _two_departments(dispatch)
+    found = await asyncio.to_thread(_read_with_librdkafka, dispatch.settings.kafka_bootstrap_servers, "RSS",
+                                    {rss["order_id"]})
+    ids = {f["order_id"] for f in found}
+    assert rss["order_id"] in ids and sfs["order_id"] not in ids
+    assert {f["department"] for f in found} == {"RSS"}
+    mine = next(f for f in found if f["order_id"] == rss["order_id"])
+    assert mine["key"] == rss["case_id"]
+    assert mine["headers"]["ce_type"] == "cn.fengqiao.order.dispatched"
+    assert mine["headers"]["ce_specversion"] == "1.0" and mine["headers"]["content-type"] == "application/json"
