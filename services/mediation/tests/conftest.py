@@ -1,14 +1,15 @@
 """Fixtures: the mediation service and the court simulator, both served over real HTTP (uvicorn on free
 ports) against the session's real PostgreSQL and Tansu broker."""
 
-import pytest
-from mediation_testkit import Stack, serve
+import uuid
 
+import pytest
 from fengqiao_devstack.postgres import free_port
 from fengqiao_mediation.config import Settings
 from fengqiao_mediation.court_simulator import SimulatorSettings
 from fengqiao_mediation.court_simulator import create_app as create_court
 from fengqiao_mediation.main import create_app
+from mediation_testkit import Stack, serve
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,7 @@ async def stack(service_settings, kafka_bootstrap):
     settings = await service_settings(
         Settings, "mediation", suffix="svc", court_base_url=f"http://127.0.0.1:{court_port}",
         court_callback_url=f"http://127.0.0.1:{port}/api/v1/mediation/court/callback", reminder_interval=3600.0,
+        consumer_group=f"mediation-test-{uuid.uuid4().hex[:6]}",
         outbox_poll_interval=0.2)
     court_app = create_court(SimulatorSettings(auto_decide_after=None, callback_backoff=0.1))
     app = create_app(settings)

@@ -14,13 +14,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
-
-from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import identity_headers
 from fengqiao_mediation.config import Settings
-from fengqiao_mediation.court_simulator import SimulatorSettings
-from fengqiao_mediation.court_simulator import create_app as create_court
-from fengqiao_mediation.main import create_app
 
 TZ = ZoneInfo("Asia/Shanghai")
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()

@@ -4,12 +4,10 @@ the API, capacity, conflicts of interest, reschedule and cancel (with their even
 import asyncio
 
 import pytest
-
+from fengqiao_devstack.testing import EventProbe
 from mediation_testkit import admin, at, dispatcher, identity_headers, make_mediator, mediator_h, party_h
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-
-from fengqiao_devstack.testing import EventProbe
 
 API = "/api/v1/mediation"
 PARTIES = [{"side": "applicant", "name": "区小明", "phone": "13800000001"},

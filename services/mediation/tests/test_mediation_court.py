@@ -8,9 +8,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from asgi_lifespan import LifespanManager
-from mediation_testkit import admin, dispatcher, mediator_h, open_case, party_h, seal, serve
-from sqlalchemy import text
-
 from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import EventProbe, eventually
 from fengqiao_mediation import service
@@ -19,6 +16,8 @@ from fengqiao_mediation.config import Settings
 from fengqiao_mediation.court_simulator import SimulatorSettings
 from fengqiao_mediation.court_simulator import create_app as create_court
 from fengqiao_mediation.main import create_app
+from mediation_testkit import admin, dispatcher, mediator_h, open_case, party_h, seal, serve
+from sqlalchemy import text
 
 API = "/api/v1/mediation"
 

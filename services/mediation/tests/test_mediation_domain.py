@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 from fengqiao_mediation.domain import records, rules
 from fengqiao_mediation.domain.demo import demo_mediators
 from fengqiao_mediation.domain.matcher import Candidate, Request, rank
-from fengqiao_mediation.domain.schedule import Interval, WeeklyWindow, free_slots, parse_hhmm, within_availability
+from fengqiao_mediation.domain.schedule import (
+    Interval,
+    WeeklyWindow,
+    free_slots,
+    parse_hhmm,
+    within_availability,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 MON = datetime(2030, 1, 7, tzinfo=TZ)  # a Monday

@@ -6,13 +6,11 @@ import io
 import uuid
 from datetime import UTC, datetime
 
-from pypdf import PdfReader
-
 from fengqiao_devstack.testing import EventProbe, eventually, publish
 from fengqiao_events import new_envelope
 from fengqiao_events.payloads.order import MediationReferred
-
 from mediation_testkit import PNG, admin, at, dispatcher, make_mediator, mediator_h, party_h
+from pypdf import PdfReader
 
 API = "/api/v1/mediation"
 

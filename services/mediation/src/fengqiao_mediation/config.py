@@ -1,10 +1,9 @@
 from pathlib import Path
 from typing import Literal
 
+from fengqiao_common.settings import ServiceSettings
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
-
-from fengqiao_common.settings import ServiceSettings
 
 DEV_COURT_SECRET = "dev-only-court-callback-secret-0123456789"
 DEV_COURT_API_KEY = "dev-only-court-api-key"
@@ -21,6 +20,7 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/fq_mediation"
 
     demo_data: bool = False
+    consumer_group: str = "mediation"  # Kafka consumer group of the referral consumer
     timezone: str = "Asia/Shanghai"
     slot_minutes: int = 60
     max_window_days: int = 31

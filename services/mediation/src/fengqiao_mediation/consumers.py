@@ -6,11 +6,11 @@ from . import service
 from .deps import Deps
 
 
-def consumer_specs(get_deps) -> list[ConsumerSpec]:
+def consumer_specs(get_deps, group: str = "mediation") -> list[ConsumerSpec]:
     async def on_referred(session, envelope, payload):
         await service.on_referred(session, get_deps(), envelope, payload)
 
-    return [ConsumerSpec(name="mediation", handlers={"mediation.referred": on_referred})]
+    return [ConsumerSpec(name=group, handlers={"mediation.referred": on_referred})]
 
 
 __all__ = ["Deps", "consumer_specs"]

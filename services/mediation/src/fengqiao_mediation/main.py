@@ -4,7 +4,6 @@ import asyncio
 
 import structlog
 from fastapi import FastAPI
-
 from fengqiao_common.app import Runtime, create_service_app
 
 from . import service
@@ -41,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 n = await service.remind_deadlines(runtime.session_factory, holder["deps"])
                 if n:
                     log.info("judicial-confirmation reminders sent", count=n)
-            except Exception as exc:  # noqa: BLE001 - keep scanning after a database hiccup
+            except Exception as exc:
                 log.warning("deadline scan failed", error=repr(exc))
             await asyncio.sleep(settings.reminder_interval)
 
@@ -51,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Fengqiao mediation",
         description="Mediation: mediator pool, bookings, sealed session records, judicial confirmation",
         routers=routers,
-        consumers=consumer_specs(get_deps),
+        consumers=consumer_specs(get_deps, settings.consumer_group),
         background=[deadline_reminders],
         on_start=[build_deps, seed],
     )

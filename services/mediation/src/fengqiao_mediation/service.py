@@ -15,11 +15,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from fengqiao_common.auth import ADMIN, DISPATCHER, EXTERNAL_SYSTEM, MEDIATOR, PARTY, Principal
 from fengqiao_common.errors import ApiError, conflict, field_error, forbidden, not_found
 from fengqiao_events import Envelope
@@ -36,6 +31,10 @@ from fengqiao_events.payloads.mediation import (
     SessionSealed,
 )
 from fengqiao_events.payloads.order import MediationReferred
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import api_shapes as shapes
 from .adapters import orm

@@ -1,22 +1,25 @@
 """Tables of the mediation service (its own database). SQLAlchemy Core tables; the schema itself is made by
 the Alembic migrations in ``migrations/versions`` (never ``create_all`` at runtime)."""
 
+from fengqiao_events import add_event_tables
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     Table,
     Text,
     UniqueConstraint,
+    column,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-
-from fengqiao_events import add_event_tables
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 
 metadata = MetaData()
 outbox, processed_events = add_event_tables(metadata)
@@ -68,6 +71,7 @@ mediations = Table(
     Column("outcome", Text),
     _ts("created_at", nullable=False, server_default=func.now()),
     _ts("updated_at", nullable=False, server_default=func.now()),
+    Index("ix_mediations_mediator_status", "mediator_id", "status"),
 )
 
 parties = Table(
@@ -94,7 +98,13 @@ bookings = Table(
     Column("replaces", Text),
     Column("cancel_reason", Text),
     _ts("created_at", nullable=False, server_default=func.now()),
-    # + EXCLUDE USING gist (mediator_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE status='active'
+    CheckConstraint("ends_at > starts_at", name="bookings_end_after_start"),
+    Index("ix_bookings_mediator_active", "mediator_id", "starts_at", postgresql_where=text("status = 'active'")),
+    # A mediator's active bookings never overlap (btree_gist): the database refuses a double booking.
+    ExcludeConstraint(
+        ("mediator_id", "="), (func.tstzrange(column("starts_at"), column("ends_at")), "&&"),
+        name="bookings_no_overlap", using="gist", where=text("status = 'active'"),
+    ),
 )
 
 sessions = Table(

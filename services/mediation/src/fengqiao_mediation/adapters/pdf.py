@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import logging
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 

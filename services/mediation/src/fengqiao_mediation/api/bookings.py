@@ -1,7 +1,6 @@
 """Matcher proposals and bookings (预约调解): book, reschedule, cancel."""
 
 from fastapi import APIRouter
-
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 

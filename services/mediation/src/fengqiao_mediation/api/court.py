@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import ValidationError
-
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 from fengqiao_common.errors import ApiError, validation_fields
+from pydantic import ValidationError
 
 from .. import service
 from ..adapters import court as court_adapter

@@ -1,7 +1,6 @@
 """Development only (not mounted in production): the text messages the development SMS sender "sent"."""
 
 from fastapi import APIRouter
-
 from fengqiao_common.auth import ADMIN, require_roles
 
 from ..adapters.sms import DevSmsSender

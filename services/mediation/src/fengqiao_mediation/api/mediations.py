@@ -3,7 +3,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 

@@ -4,8 +4,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
-from fengqiao_common.auth import ADMIN, DISPATCHER, EXTERNAL_SYSTEM, LEADER, MEDIATOR, CurrentPrincipal, require_roles
+from fengqiao_common.auth import (
+    ADMIN,
+    DISPATCHER,
+    EXTERNAL_SYSTEM,
+    LEADER,
+    MEDIATOR,
+    CurrentPrincipal,
+    require_roles,
+)
 from fengqiao_common.db import Session
 
 from .. import service

@@ -1,7 +1,6 @@
 """Session records and their signatures (过程确认)."""
 
 from fastapi import APIRouter
-
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 
