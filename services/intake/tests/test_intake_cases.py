@@ -4,12 +4,10 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-
 from fengqiao_devstack.testing import EventProbe, identity_headers
 from fengqiao_intake.adapters.orm import case_counters, cases
-
 from intake_helpers import dispatcher, grid_event, spot, system, worker
+from sqlalchemy import func, select
 
 
 async def _count(runtime) -> int:

@@ -5,7 +5,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from fengqiao_intake.domain import geo, grading, pii, signing
 from fengqiao_intake.domain import status as st
 from fengqiao_intake.domain.case_no import format_case_no

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
-
 from fengqiao_devstack.testing import eventually, publish
 from fengqiao_events import new_envelope
 from fengqiao_events.payloads.order import CaseClosed, CaseResolved, OrderDispatched
@@ -107,12 +106,12 @@ async def test_post_request_json_and_xml_and_read_back(client, kafka_bootstrap):
     # dispatch + close through events: status, agency, notes and expected_datetime follow
     at = datetime.fromisoformat(case["reported_at"])
     await publish(kafka_bootstrap,
-                  new_envelope(OrderDispatched(order_id="o-311", case_id=case["id"], department="ZFB", at=at + timedelta(seconds=1),
+                  new_envelope(OrderDispatched(order_id="o-311", case_id=case["id"], department="ZFB", at=at + timedelta(milliseconds=1),
                                                department_name="综合行政执法办公室", level="street", role="lead",
                                                category="urban", grade="blue", summary="s", description="d",
                                                deadlines={"resolve_by": at + timedelta(days=3)}), source="/fengqiao/dispatch"),
-                  new_envelope(CaseResolved(case_id=case["id"], at=at + timedelta(seconds=2)), source="/fengqiao/dispatch"),
-                  new_envelope(CaseClosed(case_id=case["id"], at=at + timedelta(seconds=3)), source="/fengqiao/dispatch"))
+                  new_envelope(CaseResolved(case_id=case["id"], at=at + timedelta(milliseconds=2)), source="/fengqiao/dispatch"),
+                  new_envelope(CaseClosed(case_id=case["id"], at=at + timedelta(milliseconds=3)), source="/fengqiao/dispatch"))
 
     async def closed():
         [q] = (await client.get(f"/open311/v2/requests/{srid}.json")).json()

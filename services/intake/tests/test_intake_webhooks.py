@@ -8,12 +8,6 @@ import time
 
 import pytest
 import uvicorn
-from sqlalchemy import update
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import eventually, publish
 from fengqiao_events import new_envelope
@@ -21,6 +15,11 @@ from fengqiao_events.payloads.order import CaseResolved, DepartmentCheckedIn, Or
 from fengqiao_intake.adapters.orm import webhooks
 from fengqiao_intake.domain.signing import verify
 from intake_helpers import dispatcher, spot, system
+from sqlalchemy import update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 
 class Receiver:
