@@ -2,7 +2,6 @@
 
 import pytest
 from dispatch_testkit import BASE, running_dispatch
-
 from fengqiao_dispatch.clock import ManualClock
 from fengqiao_dispatch.config import Settings
 

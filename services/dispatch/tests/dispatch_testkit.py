@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import httpx
 from asgi_lifespan import LifespanManager
-
 from fengqiao_devstack.testing import eventually, identity_headers, publish
 from fengqiao_dispatch.clock import ManualClock
 from fengqiao_dispatch.config import Settings
@@ -68,14 +67,14 @@ class Dispatch:
         assert r.status_code == 200, r.text
         return r.json()
 
-    async def wait_case(self, case_id: str, predicate, timeout: float = 20.0) -> dict:
+    async def wait_case(self, case_id: str, predicate, within: float = 20.0) -> dict:
         async def check():
             r = await self.client.get(f"/api/v1/dispatch/cases/{case_id}", headers=DISPATCHER)
             if r.status_code == 200 and predicate(r.json()):
                 return r.json()
             return None
 
-        return await eventually(check, timeout=timeout)
+        return await eventually(check, timeout=within)
 
     async def orders_of(self, case_id: str, n: int = 1) -> list[dict]:
         case = await self.wait_case(case_id, lambda c: len(c["orders"]) >= n)

@@ -4,14 +4,20 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
-
 from fengqiao_common.jurisdiction import load
 from fengqiao_common.settings import REPO_ROOT
 from fengqiao_dispatch.domain import orders as om
 from fengqiao_dispatch.domain import timers as tm
-from fengqiao_dispatch.domain.rules import CaseFacts, RuleBody, StoredRule, choose, seed_rules, validate_against
+from fengqiao_dispatch.domain.rules import (
+    CaseFacts,
+    RuleBody,
+    StoredRule,
+    choose,
+    seed_rules,
+    validate_against,
+)
 from fengqiao_dispatch.domain.timelimits import add_limit, add_working_days, deadlines_for, is_workday
+from pydantic import ValidationError
 
 SH = ZoneInfo("Asia/Shanghai")
 J = load(str(REPO_ROOT / "data" / "waihai.yaml"))

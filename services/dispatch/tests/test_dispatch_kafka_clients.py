@@ -25,18 +25,44 @@ async def _two_departments(dispatch) -> tuple[dict, dict]:
     return by["RSS"], by["SFS"]
 
 
-async def _cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+async def _cli(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(FENGQIAO, *args, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_dept_listen_prints_only_its_departments_orders(dispatch, clock):
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append({"event": json.loads(body), "ce_id": self.headers.get("ce-id")})
+        self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_dept_listen_prints_or_forwards_only_its_departments_orders(dispatch, clock):
     rss, sfs = await _two_departments(dispatch)
-    code, out, err = await _cli("dept", "listen", "--department", "RSS", "--bootstrap",
-                                dispatch.settings.kafka_bootstrap_servers, "--from-beginning",
-                                "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "3")
+    bootstrap = dispatch.settings.kafka_bootstrap_servers
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/orders"
+    try:
+        # RSS prints JSON lines (every order topic); SFS forwards its new orders to a URL; both at once
+        (code, out, err), (fcode, _fout, ferr) = await asyncio.gather(
+            _cli("dept", "listen", "--department", "RSS", "--bootstrap", bootstrap, "--from-beginning",
+                 "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "3"),
+            _cli("dept", "listen", "--department", "SFS", "--bootstrap", bootstrap, "--from-beginning",
+                 "--forward", url, "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched",
+                 "--idle-timeout", "3"),
+        )
+    finally:
+        server.shutdown()
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert events, err
@@ -48,37 +74,13 @@ async def test_dept_listen_prints_only_its_departments_orders(dispatch, clock):
     assert mine["subject"] == rss["case_id"] and mine["kafka"]["key"] == rss["case_id"]
     assert mine["data"]["deadlines"]["sign_for_by"]
 
-
-async def test_dept_listen_forwards_to_a_url(dispatch, clock):
-    received: list[dict] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"event": json.loads(body), "ce_id": self.headers.get("ce-id")})
-            self.send_response(202)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        rss, sfs = await _two_departments(dispatch)
-        url = f"http://127.0.0.1:{server.server_address[1]}/orders"
-        code, _out, err = await _cli("dept", "listen", "--department", "SFS", "--bootstrap",
-                                     dispatch.settings.kafka_bootstrap_servers, "--from-beginning", "--forward", url,
-                                     "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched",
-                                     "--idle-timeout", "3")
-        assert code == 0, err
-    finally:
-        server.shutdown()
+    assert fcode == 0, ferr
+    received = _Hook.received
     assert received
     assert {r["event"]["department"] for r in received} == {"SFS"}
-    ids = {r["event"]["data"]["order_id"] for r in received}
-    assert sfs["order_id"] in ids and rss["order_id"] not in ids
+    assert {r["event"]["type"] for r in received} == {"cn.fengqiao.order.dispatched"}
+    fids = {r["event"]["data"]["order_id"] for r in received}
+    assert sfs["order_id"] in fids and rss["order_id"] not in fids
     assert all(r["ce_id"] == r["event"]["id"] for r in received)
 
 

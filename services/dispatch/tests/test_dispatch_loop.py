@@ -2,9 +2,8 @@
 
 from datetime import datetime, timedelta
 
-from fengqiao_devstack.testing import EventProbe
-
 from dispatch_testkit import DISPATCHER, officer
+from fengqiao_devstack.testing import EventProbe
 
 TOPICS = ["order.dispatched", "order.signed", "department.checked-in", "order.progressed", "order.resolved",
           "order.verified", "case.resolved", "case.closed"]

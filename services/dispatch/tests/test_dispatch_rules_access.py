@@ -3,7 +3,6 @@
 import asyncio
 
 from dispatch_testkit import ADMIN, DISPATCHER, LEADER, officer, who
-
 from fengqiao_devstack.testing import EventProbe
 
 

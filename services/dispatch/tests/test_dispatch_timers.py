@@ -5,7 +5,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from dispatch_testkit import BASE, DISPATCHER, LEADER, officer, running_dispatch
-
 from fengqiao_devstack.testing import EventProbe, eventually
 from fengqiao_dispatch.clock import ManualClock
 from fengqiao_dispatch.config import Settings

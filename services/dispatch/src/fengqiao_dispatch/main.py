@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 from fastapi import FastAPI
-
 from fengqiao_common.app import create_service_app
 
 from . import service

@@ -12,11 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from fengqiao_common.auth import ADMIN, DEPARTMENT_OFFICER, DEPARTMENT_SYSTEM, DISPATCHER, LEADER, Principal
 from fengqiao_common.errors import ApiError, conflict, not_found
 from fengqiao_events import Envelope
@@ -41,6 +36,10 @@ from fengqiao_events.payloads.order import (
     OrderSigned,
     OrderVerified,
 )
+from pydantic import BaseModel
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .adapters import repo
 from .adapters.orm import cases, orders, routing_rules, timeline, timers
@@ -284,7 +283,7 @@ async def manual_dispatch(rt, case_id: str, *, lead: str | None, assist: list[st
     """The centre picks departments for a queued case (no rule matched, or an order was returned)."""
     j = rt.jurisdiction
     errs = []
-    for i, code in enumerate([lead] + list(assist)):
+    for i, code in enumerate([lead, *assist]):
         if code is None:
             continue
         field = "lead" if i == 0 else f"assist.{i - 1}"

@@ -21,7 +21,7 @@ async def timer_loop(rt) -> None:
             fired = await service.fire_due_timers(rt, replica)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - database away: try again next round
+        except Exception as exc:
             log.warning("timer round failed", error=repr(exc))
             fired = 0
         if fired < rt.settings.timer_batch_size:

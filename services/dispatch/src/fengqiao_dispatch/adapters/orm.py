@@ -1,5 +1,6 @@
 """ORM tables of the dispatch service (its own database)."""
 
+from fengqiao_events import add_event_tables
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,8 +19,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-from fengqiao_events import add_event_tables
 
 metadata = MetaData()
 outbox, processed_events = add_event_tables(metadata)

@@ -6,9 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fengqiao_common.auth import (
+    ADMIN,
+    DEPARTMENT_OFFICER,
+    DEPARTMENT_SYSTEM,
+    DISPATCHER,
+    LEADER,
+    Principal,
+    require_roles,
+)
 from pydantic import BaseModel, ConfigDict, Field
-
-from fengqiao_common.auth import ADMIN, DEPARTMENT_OFFICER, DEPARTMENT_SYSTEM, DISPATCHER, LEADER, Principal, require_roles
 
 from .. import service
 from ..domain.rules import RuleBody

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-
 from fengqiao_common.auth import (
     ADMIN,
     DEPARTMENT_OFFICER,

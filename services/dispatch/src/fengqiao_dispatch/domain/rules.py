@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from fengqiao_common.jurisdiction import Jurisdiction
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Grade = Literal["red", "orange", "yellow", "blue"]
 

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-
 from fengqiao_common.jurisdiction import Grade, parse_limit
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
