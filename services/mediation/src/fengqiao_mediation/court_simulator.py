@@ -1,14 +1,14 @@
 """A court simulator for development and tests: ``uvicorn --factory fengqiao_mediation.court_simulator:create_app``.
 
 It speaks the court adapter's protocol (``adapters/court.py``): it accepts applications for judicial
-confirmation (Bearer ``COURT_SIM_API_KEY``), checks the agreement PDF against its SHA-256, and later
+confirmation (Bearer ``COURT_API_KEY``), checks the agreement PDF against its SHA-256, and later
 decides - asks for more material, confirms with a ruling number, or rejects - by an HMAC-signed HTTP
-callback (``COURT_SIM_CALLBACK_SECRET``) to the ``callback_url`` of the application.
+callback (``COURT_CALLBACK_SECRET``) to the ``callback_url`` of the application.
 
-Decisions come either automatically, ``COURT_SIM_AUTO_DECIDE_AFTER`` seconds after an application (or its
-new material) arrives, taking the next of ``COURT_SIM_AUTO_DECISIONS`` (e.g. ``["more_material",
+Decisions come either automatically, ``COURT_AUTO_DECIDE_AFTER`` seconds after an application (or its
+new material) arrives, taking the next of ``COURT_AUTO_DECISIONS`` (e.g. ``["more_material",
 "confirmed"]``), or by hand: ``POST /api/court/admin/applications/{ref}/decide`` with ``X-Court-Admin-Token``.
-State is in memory. Environment: prefix ``COURT_SIM_``.
+State is in memory. Environment: prefix ``COURT_`` (see :class:`SimulatorSettings`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Annotated, Literal
 
 import httpx
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .adapters.court import sign
@@ -38,10 +39,16 @@ Decision = Literal["more_material", "confirmed", "rejected"]
 
 
 class SimulatorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COURT_SIM_", extra="ignore")
+    """Environment prefix ``COURT_``; the credentials shared with the mediation service may also be given by
+    the mediation service's names (``MEDIATION_COURT_API_KEY``, ``MEDIATION_COURT_CALLBACK_SECRET``)."""
 
-    api_key: str = DEV_COURT_API_KEY
-    callback_secret: str = DEV_COURT_SECRET
+    model_config = SettingsConfigDict(env_prefix="COURT_", extra="ignore", populate_by_name=True)
+
+    api_key: str = Field(DEV_COURT_API_KEY, validation_alias=AliasChoices(
+        "api_key", "COURT_API_KEY", "MEDIATION_COURT_API_KEY"))
+    callback_secret: str = Field(DEV_COURT_SECRET, validation_alias=AliasChoices(
+        "callback_secret", "COURT_CALLBACK_SECRET", "MEDIATION_COURT_CALLBACK_SECRET"))
+    mediation_base_url: str | None = None  # callbacks go here when an application names no callback_url
     admin_token: str = "dev-only-court-admin-token"
     auto_decide_after: float | None = 5.0  # seconds; None (or <0): decide only by the admin call
     auto_decisions: list[Decision] = ["confirmed"]
@@ -63,7 +70,7 @@ class ApplicationIn(BaseModel):
     mediation_id: str
     court: str
     category: str | None = None
-    callback_url: str
+    callback_url: str | None = None
     parties: list[dict] = Field(default_factory=list)
     agreement: AgreementIn
 
@@ -180,6 +187,10 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
     async def healthz():
         return {"status": "ok", "service": "court-simulator"}
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.post("/api/court/applications", status_code=202, dependencies=[Depends(client_auth)])
     async def receive(body: ApplicationIn):
         if body.application_id in court.by_application:  # idempotent
@@ -190,10 +201,15 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             raise HTTPException(422, "agreement.pdf_base64 is not base64") from None
         if hashlib.sha256(pdf).hexdigest() != body.agreement.sha256 or not pdf.startswith(b"%PDF"):
             raise HTTPException(422, "agreement PDF does not match its sha256")
+        callback_url = body.callback_url or (
+            f"{settings.mediation_base_url.rstrip('/')}/api/v1/mediation/court/callback"
+            if settings.mediation_base_url else None)
+        if not callback_url:
+            raise HTTPException(422, "callback_url is required")
         ref = f"SQ-{uuid.uuid4().hex[:10].upper()}"
         court.apps[ref] = {
             "external_ref": ref, "application_id": body.application_id, "mediation_id": body.mediation_id,
-            "court": body.court, "callback_url": body.callback_url, "parties": body.parties,
+            "court": body.court, "callback_url": callback_url, "parties": body.parties,
             "agreement_sha256": body.agreement.sha256, "pdf": pdf, "status": "received", "materials": [],
             "received_at": datetime.now(UTC).isoformat(), "history": [], "auto_step": 0, "ruling_no": None,
         }
