@@ -247,3 +247,19 @@ async def test_catalogue(client):
     assert len((await client.get("/api/v1/catalogue/grids", params={"community": "C01"})).json()) == 7
     assert (await client.get("/api/v1/catalogue/grids/WH-99")).status_code == 404
     assert len((await client.get("/api/v1/catalogue/departments")).json()) == 12
+
+
+async def test_csv_export_masks_personal_data(client):
+    body = grid_event(grid="WH-44", parties=[{"name": "赵铁柱", "phone": "13611112222", "role": "respondent"}])
+    c = (await client.post("/api/v1/cases/grid-events", json=body, headers=worker("WH-44"))).json()
+    r = await client.get("/api/v1/cases/export.csv", headers=identity_headers(roles=["leader"]),
+                         params={"grid": "WH-44"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    text = r.content.decode("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("case_no,status,channel")
+    row = next(line for line in lines if line.startswith(c["case_no"]))
+    assert "赵**" in row and "136****2222" in row and "13611112222" not in text and "赵铁柱" not in text
+    full = (await client.get("/api/v1/cases/export.csv", headers=dispatcher(), params={"grid": "WH-44"})).text
+    assert "13611112222" in full
+    assert (await client.get("/api/v1/cases/export.csv")).status_code == 401

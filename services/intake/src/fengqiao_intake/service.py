@@ -460,11 +460,16 @@ async def regrade(session: AsyncSession, d: Deps, principal: Principal, ref: str
 
 async def merge(session: AsyncSession, d: Deps, principal: Principal, ref: str, body: MergeIn) -> tuple[dict, dict]:
     async with session.begin():
-        source = await load_case(session, ref, principal, lock=True)
+        source = await load_case(session, ref, principal)
         try:
-            target = await load_case(session, body.into, principal, lock=True)
+            target = await load_case(session, body.into, principal)
         except ApiError:
             raise _bad("into", f"目标案件 {body.into} 不存在", f"case {body.into} not found", "unknown_case") from None
+        # lock both rows in id order (no deadlock between two opposite merges), then re-read them
+        for cid in sorted({source["id"], target["id"]}):
+            await session.execute(select(cases.c.id).where(cases.c.id == cid).with_for_update())
+        source = await load_case(session, source["id"], None)
+        target = await load_case(session, target["id"], None)
         if source["id"] == target["id"]:
             raise _bad("into", "不能合并到自身", "a case cannot be merged into itself", "same_case")
         if source["status"] not in status_rules.OPEN:

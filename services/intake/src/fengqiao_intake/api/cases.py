@@ -12,7 +12,7 @@ from .. import service
 from ..domain.status import STATUSES
 from ..schemas import DemandIn, GridEventIn, MergeIn, PetitionIn, RatingIn, RegradeIn
 from . import AppDeps, IdempotencyKey
-from .views import attachment_meta, case_summary, timeline_entry
+from .views import attachment_meta, case_summary, cases_csv, timeline_entry
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -63,6 +63,20 @@ async def list_cases(session: Session, principal: CurrentPrincipal,
     rows, total = await service.list_cases(session, principal, status=status, category=category, grid=grid,
                                            channel=channel, limit=limit, offset=offset)
     return {"items": [case_summary(r, principal) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/export.csv", operation_id="export_cases", response_class=Response,
+            summary="CSV export of the visible cases (personal data masked unless the caller may read it)")
+async def export_cases(session: Session, principal: CurrentPrincipal,
+                       status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+                       category: str | None = Query(None, max_length=40),
+                       grid: str | None = Query(None, max_length=20),
+                       channel: Literal["grid_app", "petition", "external", "open311"] | None = None,
+                       limit: int = Query(5000, ge=1, le=50000)):
+    rows, _ = await service.list_cases(session, principal, status=status, category=category, grid=grid,
+                                       channel=channel, limit=limit, offset=0)
+    return Response(cases_csv([case_summary(r, principal) for r in rows]), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
 
 
 @router.get("/{ref}", operation_id="get_case", summary="A case (by id or case number) with status and timeline")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from fengqiao_common.auth import Principal
 
 from ..domain import pii
@@ -33,3 +36,19 @@ def attachment_meta(a: dict) -> dict:
     return {"id": a["id"], "case_id": a["case_id"], "filename": a["filename"], "content_type": a["content_type"],
             "kind": a["kind"], "size": a["size"], "sha256": a["sha256"], "created_at": a["created_at"],
             "url": f"/api/v1/attachments/{a['id']}"}
+
+
+CSV_COLUMNS = ("case_no", "status", "channel", "sub_channel", "source_system", "category", "grade", "district",
+               "street", "community", "grid", "address", "summary", "people_involved", "reported_at", "parties")
+
+
+def cases_csv(items: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for c in items:
+        parties = "; ".join(
+            "/".join(str(p.get(k) or "") for k in ("role", "name", "phone", "id_card")) for p in c["parties"])
+        row = {**c, "address": c["location"]["address"], "parties": parties}
+        w.writerow([row.get(k) if row.get(k) is not None else "" for k in CSV_COLUMNS])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: spreadsheets open Chinese text correctly
