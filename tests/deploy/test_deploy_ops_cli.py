@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from fengqiao_common import migrate_cli
 from fengqiao_devstack.broker import TansuBroker
 from fengqiao_devstack.postgres import free_port
 from fengqiao_events import all_specs, topics_cli
@@ -36,31 +37,26 @@ async def test_migrate_cli_creates_and_migrates_a_database(pg_url):
         await conn.close()
     assert version
     assert {"outbox", "processed_events"} <= tables
-    # idempotent: a second run is a no-op that still succeeds
-    again = await asyncio.to_thread(_run, "fengqiao_common.migrate_cli", "intake", "--url", url, "--wait", "10")
-    assert again.returncode == 0, again.stderr
+    # idempotent: a second run (in-process this time) is a no-op that still succeeds
+    assert await asyncio.to_thread(migrate_cli.main, ["intake", "--url", url, "--wait", "10"]) == 0
 
 
-def test_migrate_cli_fails_fast_without_a_url():
-    env = {k: v for k, v in os.environ.items() if k != "DISPATCH_DATABASE_URL"}
-    proc = subprocess.run([sys.executable, "-m", "fengqiao_common.migrate_cli", "dispatch"], capture_output=True,
-                          text=True, timeout=60, env=env)
-    assert proc.returncode != 0
-    assert "DISPATCH_DATABASE_URL" in proc.stderr
+def test_migrate_cli_fails_fast_without_a_url(monkeypatch):
+    monkeypatch.delenv("DISPATCH_DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit, match="DISPATCH_DATABASE_URL"):
+        migrate_cli.main(["dispatch"])
 
 
 def test_migrate_cli_fails_when_the_server_is_unreachable():
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/fq_nowhere"
-    proc = _run("fengqiao_common.migrate_cli", "gateway", "--url", url, "--wait", "1", timeout=60)
-    assert proc.returncode != 0
-    assert "not reachable" in proc.stderr
+    with pytest.raises(SystemExit, match="not reachable"):
+        migrate_cli.main(["gateway", "--url", url, "--wait", "1"])
 
 
-def test_migrate_cli_offline_sql_mentions_the_event_tables():
-    proc = _run("fengqiao_common.migrate_cli", "analytics", "--sql",
-                env={"ANALYTICS_DATABASE_URL": "postgresql+asyncpg://u@db/fq_analytics"})
-    assert proc.returncode == 0, proc.stderr
-    assert "CREATE TABLE outbox" in proc.stdout
+def test_migrate_cli_offline_sql_mentions_the_event_tables(monkeypatch, capsys):
+    monkeypatch.setenv("ANALYTICS_DATABASE_URL", "postgresql+asyncpg://u@db/fq_analytics")
+    assert migrate_cli.main(["analytics", "--sql"]) == 0
+    assert "CREATE TABLE outbox" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +86,21 @@ async def test_topics_cli_creates_every_topic_and_dlq_once(fresh_broker):
     for spec in all_specs():
         assert partitions[spec.topic] == (spec.partitions or 4), spec.topic
         assert partitions[spec.dlq_topic] == 1, spec.dlq_topic
-    second = await asyncio.to_thread(_run, *args)
-    assert second.returncode == 0, second.stderr
-    assert "created 0 topic(s)" in second.stdout
+    second = await asyncio.to_thread(topics_cli.main, list(args[1:]))
+    assert second == 0
 
 
-def test_topics_cli_refuses_min_insync_above_replication():
-    proc = _run("fengqiao_events.topics_cli", "create", "--replication", "1", "--min-insync", "2")
-    assert proc.returncode == 2
-    assert "min-insync" in proc.stderr
+def test_topics_cli_refuses_min_insync_above_replication(capsys):
+    with pytest.raises(SystemExit) as exc:
+        topics_cli.main(["create", "--replication", "1", "--min-insync", "2"])
+    assert exc.value.code == 2
+    assert "min-insync" in capsys.readouterr().err
 
 
 def test_topics_cli_fails_when_kafka_is_unreachable():
-    proc = _run("fengqiao_events.topics_cli", "create", "--bootstrap", f"127.0.0.1:{free_port()}",
-                "--replication", "1", "--min-insync", "1", "--wait", "1", timeout=60)
-    assert proc.returncode != 0
-    assert "not reachable" in proc.stderr
+    with pytest.raises(SystemExit, match="not reachable"):
+        topics_cli.main(["create", "--bootstrap", f"127.0.0.1:{free_port()}", "--replication", "1",
+                         "--min-insync", "1", "--wait", "1"])
 
 
 def test_committed_kafka_topics_are_generated_from_the_registry():
@@ -113,3 +108,65 @@ def test_committed_kafka_topics_are_generated_from_the_registry():
         "deploy/k8s/base/kafka-topics/topics.yaml is stale: run "
         "`uv run python -m fengqiao_events.topics_cli k8s --write` and commit it"
     )
+
+
+async def test_replay_dlq_redelivers_to_the_failed_group_only(pg_url, kafka_bootstrap):
+    import contextlib
+    from datetime import UTC, datetime
+
+    from fengqiao_common.db import make_engine, make_session_factory
+    from fengqiao_devstack.testing import eventually, migrated_database, publish
+    from fengqiao_events import EventConsumer, ProducerHolder, new_envelope
+    from fengqiao_events.payloads.order import CaseQueued
+
+    url = await migrated_database(pg_url, "analytics", f"replay_{uuid.uuid4().hex[:8]}")
+    engine = make_engine(url, pool_size=4)
+    sessions = make_session_factory(engine)
+    producer = ProducerHolder(kafka_bootstrap, "replay-test")
+    failing = {"on": True}
+    handled: dict[str, list[str]] = {"flaky": [], "steady": []}
+
+    def handler(group):
+        async def handle(session, env, payload):
+            if group == "flaky" and failing["on"]:
+                raise RuntimeError("downstream bug")
+            handled[group].append(env.id)
+        return handle
+
+    tag = uuid.uuid4().hex[:8]
+    flaky = EventConsumer(name=f"flaky-{tag}", bootstrap=kafka_bootstrap, session_factory=sessions,
+                          handlers={"case.queued": handler("flaky")}, producer=producer, max_attempts=2)
+    steady = EventConsumer(name=f"steady-{tag}", bootstrap=kafka_bootstrap, session_factory=sessions,
+                           handlers={"case.queued": handler("steady")}, producer=producer)
+    tasks = [asyncio.create_task(c.run()) for c in (flaky, steady)]
+    env = new_envelope(CaseQueued(case_id=f"replay-{tag}", reason="test", at=datetime.now(UTC)), source="/test")
+    cli = ("fengqiao_events.topics_cli", "replay-dlq", "case.queued.dlq", "--consumer", flaky.name,
+           "--bootstrap", kafka_bootstrap)
+    try:
+        await eventually(lambda: flaky.ready.is_set() and steady.ready.is_set(), timeout=30)
+        await publish(kafka_bootstrap, env)
+        await eventually(lambda: flaky.handled >= 1 and handled["steady"] == [env.id], timeout=30)
+        assert handled["flaky"] == []  # dead-lettered after 2 attempts
+
+        dry = await topics_cli.replay_dlq(kafka_bootstrap, "case.queued", consumer=flaky.name, database_url=None,
+                                          dry_run=True)
+        assert [d["event_id"] for d in dry] == [env.id]
+        assert "downstream bug" in dry[0]["error"]
+
+        failing["on"] = False
+        done = await asyncio.to_thread(_run, *cli, "--database-url", url)
+        assert done.returncode == 0, done.stderr
+        assert "replayed 1 message(s)" in done.stderr
+        await eventually(lambda: handled["flaky"] == [env.id], timeout=30)
+        again = await topics_cli.replay_dlq(kafka_bootstrap, "case.queued", consumer=flaky.name, database_url=url)
+        assert again == [], "each dead letter is replayed once"
+        assert handled["steady"] == [env.id], "the group that had handled it skips the replayed duplicate"
+    finally:
+        for c in (flaky, steady):
+            c.stop()
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(BaseException):
+                await t
+        await producer.stop()
+        await engine.dispose()

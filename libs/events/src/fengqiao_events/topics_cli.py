@@ -4,6 +4,8 @@
     python -m fengqiao_events.topics_cli create [--bootstrap HOST:PORT] [--partitions 12] [--replication 3]
                                                 [--min-insync 2] [--wait 120]
     python -m fengqiao_events.topics_cli k8s [--write]      # deploy/k8s/base/kafka-topics/topics.yaml
+    python -m fengqiao_events.topics_cli replay-dlq <topic> --consumer <group> --database-url <url of the
+                                                group's service database> [--dry-run] [--limit N]
 
 Every registered topic gets the deployment's partition count (or the count its spec pins) and keeps its
 events forever (``retention.ms=-1``): analytics rebuilds its read models by replaying the topics, and a new
@@ -113,6 +115,107 @@ async def create_topics(bootstrap: str, *, partitions: int, replication: int, mi
         await admin.close()
 
 
+DLQ_HEADER_PREFIX = "dlq_"
+
+
+async def replay_dlq(
+    bootstrap: str,
+    topic: str,
+    *,
+    consumer: str,
+    database_url: str | None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    read_seconds: float = 30.0,
+) -> list[dict]:
+    """Re-publish the dead letters of ``consumer`` from ``<topic>.dlq`` to ``<topic>``, once each.
+
+    A message is dead-lettered by one consumer group; the others handled it. So the original record (same
+    ``ce_id``, key, headers, value) goes back to the origin topic, where the other groups skip it as a
+    duplicate, and the group's "processed" mark - written when the message was dead-lettered, so that the
+    partition could move on - is deleted first from that group's database, so that the group handles it
+    again. Dead letters of other groups are passed over. Progress is kept in the consumer group
+    ``fengqiao-dlq-replay.<consumer>``, so a second run replays only what was dead-lettered since.
+    """
+    import asyncpg
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    dlq = topic if topic.endswith(".dlq") else topic + ".dlq"
+    origin = dlq.removesuffix(".dlq")
+    if not dry_run and not database_url:
+        raise SystemExit("--database-url (the database of the consumer group's service) is required")
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=f"fengqiao-dlq-replay.{consumer}", enable_auto_commit=False,
+        auto_offset_reset="earliest", client_id="fengqiao-dlq-replay",
+    )
+    await reader.start()
+    producer = None
+    conn = None
+    done: list[dict] = []
+    try:
+        partitions = reader.partitions_for_topic(dlq) or set()
+        if not partitions:
+            await reader.client.force_metadata_update()
+            partitions = reader.partitions_for_topic(dlq) or set()
+        tps = [TopicPartition(dlq, p) for p in sorted(partitions)]
+        if not tps:
+            raise SystemExit(f"topic {dlq} not found")
+        reader.assign(tps)
+        end = await reader.end_offsets(tps)
+        committed = {tp: await reader.committed(tp) for tp in tps}
+        for tp in tps:
+            if committed[tp] is None:
+                await reader.seek_to_beginning(tp)
+            else:
+                reader.seek(tp, committed[tp])
+        if not dry_run:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+            await producer.start()
+            conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        deadline = time.monotonic() + read_seconds
+        offsets: dict = {}
+        async def behind() -> bool:
+            for tp in tps:
+                if await reader.position(tp) < end[tp]:
+                    return True
+            return False
+
+        while await behind():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out reading {dlq}")
+            batches = await reader.getmany(*tps, timeout_ms=500)
+            for tp, msgs in batches.items():
+                for m in msgs:
+                    if m.offset >= end[tp] or (limit is not None and len(done) >= limit):
+                        continue
+                    headers = [(k, v) for k, v in (m.headers or ())]
+                    h = {k: v.decode("utf-8", "replace") for k, v in headers}
+                    offsets[tp] = m.offset + 1
+                    if h.get("dlq_consumer") != consumer:
+                        continue
+                    original = [(k, v) for k, v in headers if not k.startswith(DLQ_HEADER_PREFIX)]
+                    target = h.get("dlq_origin_topic") or origin
+                    item = {"offset": m.offset, "partition": m.partition, "event_id": h.get("ce_id"),
+                            "topic": target, "error": h.get("dlq_error", "")[:200]}
+                    if not dry_run:
+                        if h.get("ce_id"):
+                            await conn.execute("DELETE FROM processed_events WHERE consumer = $1 AND event_id = $2",
+                                               consumer, h["ce_id"])
+                        await producer.send_and_wait(target, value=m.value, key=m.key, headers=original)
+                    done.append(item)
+            if limit is not None and len(done) >= limit:
+                break
+        if not dry_run and offsets:
+            await reader.commit(offsets)
+        return done
+    finally:
+        if producer is not None:
+            await producer.stop()
+        if conn is not None:
+            await conn.close()
+        await reader.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fengqiao_events.topics_cli", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -125,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the broker")
     k = sub.add_parser("k8s", help="render Strimzi KafkaTopic resources")
     k.add_argument("--write", action="store_true", help=f"write {K8S_PATH} instead of stdout")
+    r = sub.add_parser("replay-dlq", help="re-publish one consumer group's dead letters to the origin topic")
+    r.add_argument("topic", help="origin topic or its .dlq")
+    r.add_argument("--consumer", required=True, help="consumer group whose dead letters to replay (dlq_consumer)")
+    r.add_argument("--database-url", help="that group's service database (its processed marks are cleared)")
+    r.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    r.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+    r.add_argument("--limit", type=int, default=None)
     args = ap.parse_args(argv)
 
     if args.cmd == "list":
@@ -137,6 +247,15 @@ def main(argv: list[str] | None = None) -> int:
                                             replication=args.replication, min_insync=args.min_insync,
                                             wait=args.wait))
         print(f"created {len(created)} topic(s), {len(plan()) - len(created)} already present")
+    elif args.cmd == "replay-dlq":
+        import json
+
+        items = asyncio.run(replay_dlq(args.bootstrap, args.topic, consumer=args.consumer,
+                                       database_url=args.database_url, dry_run=args.dry_run, limit=args.limit))
+        for item in items:
+            print(json.dumps(item, ensure_ascii=False))
+        verb = "would replay" if args.dry_run else "replayed"
+        print(f"{verb} {len(items)} message(s)", file=sys.stderr)
     else:
         text = render_k8s()
         if args.write:
