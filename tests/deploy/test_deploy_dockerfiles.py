@@ -6,6 +6,7 @@ the COPY instructions are replayed into a temporary directory (honouring .docker
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -93,6 +94,11 @@ def test_image_rules(name):
     if name in WEB:
         web = st["web"]
         assert any(w == "RUN" and "npm ci" in r for w, r in web)
+        web_dir = ROOT / "services" / name / "web"
+        package = json.loads((web_dir / "package.json").read_text())
+        lock = json.loads((web_dir / "package-lock.json").read_text())  # npm ci needs the lock file
+        locked = lock.get("packages", {}).get("", {}).get("dependencies", {})
+        assert set(package.get("dependencies", {})) == set(locked), "package-lock.json is stale: run npm install"
         assert any(w == "COPY" and r.startswith("--from=web") and f"/app/services/{name}/web" in r for w, r in runtime)
 
 
