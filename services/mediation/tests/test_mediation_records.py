@@ -60,6 +60,10 @@ async def test_one_time_code_signature(stack):
     assert r.status_code == 201, r.text
     assert "code" not in r.json() and "****" in r.json()["sent_to"]
     code = stack.sms(k["phones"][1])[-1].text.split("验证码 ")[1][:6]
+    # a developer reads the "sent" message through the development-only endpoint
+    r = await c.get(f"{API}/dev/sms", params={"phone": k["phones"][1]}, headers=admin())
+    assert r.status_code == 200 and code in r.json()[-1]["text"]
+    assert (await c.get(f"{API}/dev/sms", headers=party_h(k["b"]["id"]))).status_code == 403
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     sig = {"signer": "party", "party_id": k["b"]["id"], "method": "otp"}
     r = await c.post(f"{API}/sessions/{k['sid']}/signatures", headers=party_h(k["b"]["id"]), json={**sig, "code": wrong})

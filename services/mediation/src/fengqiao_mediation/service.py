@@ -55,7 +55,7 @@ from .api.schemas import (
 from .deps import Deps
 from .domain import records, rules
 from .domain.demo import demo_mediators
-from .domain.matcher import Candidate, Proposal, Request, rank
+from .domain.matcher import Candidate, Proposal, Request, conflicts, rank
 from .domain.schedule import Interval, free_slots, weekly_from_json, within_availability
 
 log = structlog.get_logger("fengqiao.mediation")
@@ -455,8 +455,6 @@ async def _check_slot(session: AsyncSession, deps: Deps, m: dict, req: Request, 
         why.append({"code": "category", "zh": "调解员不调解此类纠纷", "en": f"does not mediate {req.category}"})
     cand = Candidate(m["id"], m["name"], m["kind"], m["gender"], tuple(m["categories"]), tuple(m["dialects"]),
                      m["capacity"], 0, relations=tuple(x["name"] for x in m["relations"]))
-    from .domain.matcher import conflicts
-
     if conflicts(cand, req.party_names):
         why.append({"code": "conflict_of_interest", "zh": "调解员与当事人存在关联，须回避",
                     "en": "the mediator declared a relation with a party"})

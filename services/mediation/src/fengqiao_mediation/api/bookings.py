@@ -5,7 +5,7 @@ from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.db import Session
 
 from .. import service
-from .common import PREFIX, MediationDeps
+from .common import PREFIX, Ident, MediationDeps
 from .schemas import BookingIn, CancelIn, ProposalRequest, RescheduleIn
 
 router = APIRouter(prefix=PREFIX, tags=["booking"])
@@ -24,16 +24,16 @@ async def book(body: BookingIn, session: Session, deps: MediationDeps, principal
 
 
 @router.get("/bookings/{booking_id}", operation_id="mediation_get_booking")
-async def get_booking(booking_id: str, session: Session, principal: CurrentPrincipal):
+async def get_booking(booking_id: Ident, session: Session, principal: CurrentPrincipal):
     return await service.get_booking(session, principal, booking_id)
 
 
 @router.post("/bookings/{booking_id}/reschedule", operation_id="mediation_reschedule")
-async def reschedule(booking_id: str, body: RescheduleIn, session: Session, deps: MediationDeps,
+async def reschedule(booking_id: Ident, body: RescheduleIn, session: Session, deps: MediationDeps,
                      principal: CurrentPrincipal):
     return await service.reschedule(session, deps, principal, booking_id, body)
 
 
 @router.post("/bookings/{booking_id}/cancel", operation_id="mediation_cancel_booking")
-async def cancel(booking_id: str, body: CancelIn, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
+async def cancel(booking_id: Ident, body: CancelIn, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
     return await service.cancel(session, deps, principal, booking_id, body.reason)

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from ..deps import Deps
 
@@ -12,3 +12,8 @@ def get_deps(request: Request) -> Deps:
 
 
 MediationDeps = Annotated[Deps, Depends(get_deps)]
+
+
+# Path ids (UUIDs, mediator codes) and free-text query filters: anything else is a 422, never a database error.
+Ident = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
+Code = Annotated[str | None, Query(pattern=r"^[^\x00]{1,80}$")]

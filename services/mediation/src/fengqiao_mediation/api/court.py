@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from .. import service
 from ..adapters import court as court_adapter
-from .common import PREFIX, MediationDeps
+from .common import PREFIX, Ident, MediationDeps
 from .schemas import CourtApplicationIn, CourtCallback, MaterialIn
 
 router = APIRouter(prefix=PREFIX, tags=["court"])
@@ -21,12 +21,12 @@ async def apply(body: CourtApplicationIn, session: Session, deps: MediationDeps,
 
 
 @router.get("/court-applications/{application_id}", operation_id="mediation_get_court_application")
-async def get_application(application_id: str, session: Session, principal: CurrentPrincipal):
+async def get_application(application_id: Ident, session: Session, principal: CurrentPrincipal):
     return await service.get_application(session, principal, application_id)
 
 
 @router.post("/court-applications/{application_id}/materials", operation_id="mediation_add_material")
-async def add_material(application_id: str, body: MaterialIn, session: Session, deps: MediationDeps,
+async def add_material(application_id: Ident, body: MaterialIn, session: Session, deps: MediationDeps,
                        principal: CurrentPrincipal):
     return await service.add_material(session, deps, principal, application_id, body.description)
 

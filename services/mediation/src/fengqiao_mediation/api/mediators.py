@@ -14,18 +14,19 @@ from fengqiao_common.auth import (
     require_roles,
 )
 from fengqiao_common.db import Session
+from fengqiao_common.errors import ApiError, field_error
 
 from .. import service
-from .common import PREFIX, MediationDeps
-from .schemas import AvailabilityIn, LeaveIn, MediatorIn, MediatorPatch
+from .common import PREFIX, Code, Ident, MediationDeps
+from .schemas import AvailabilityIn, LeaveIn, MediatorIn, MediatorPatch, check_time
 
 router = APIRouter(prefix=f"{PREFIX}/mediators", tags=["mediators"])
 READERS = require_roles(DISPATCHER, MEDIATOR, EXTERNAL_SYSTEM, LEADER)
 
 
 @router.get("", operation_id="mediation_list_mediators", dependencies=[READERS])
-async def list_mediators(session: Session, category: str | None = None, dialect: str | None = None,
-                         kind: str | None = None, active: bool | None = None):
+async def list_mediators(session: Session, category: Code = None, dialect: Code = None,
+                         kind: Code = None, active: bool | None = None):
     return await service.list_mediators(session, category=category, dialect=dialect, kind=kind, active=active)
 
 
@@ -35,26 +36,35 @@ async def create_mediator(body: MediatorIn, session: Session, deps: MediationDep
 
 
 @router.get("/{mediator_id}", operation_id="mediation_get_mediator", dependencies=[READERS])
-async def get_mediator(mediator_id: str, session: Session):
+async def get_mediator(mediator_id: Ident, session: Session):
     return await service.get_mediator(session, mediator_id)
 
 
 @router.patch("/{mediator_id}", operation_id="mediation_patch_mediator", dependencies=[require_roles(ADMIN)])
-async def patch_mediator(mediator_id: str, body: MediatorPatch, session: Session, deps: MediationDeps):
+async def patch_mediator(mediator_id: Ident, body: MediatorPatch, session: Session, deps: MediationDeps):
     return await service.patch_mediator(session, deps, mediator_id, body)
 
 
 @router.put("/{mediator_id}/availability", operation_id="mediation_set_availability")
-async def set_availability(mediator_id: str, body: AvailabilityIn, session: Session, principal: CurrentPrincipal):
+async def set_availability(mediator_id: Ident, body: AvailabilityIn, session: Session, principal: CurrentPrincipal):
     return await service.set_availability(session, principal, mediator_id, [w.model_dump() for w in body.weekly])
 
 
 @router.post("/{mediator_id}/leaves", status_code=201, operation_id="mediation_add_leave")
-async def add_leave(mediator_id: str, body: LeaveIn, session: Session, principal: CurrentPrincipal):
+async def add_leave(mediator_id: Ident, body: LeaveIn, session: Session, principal: CurrentPrincipal):
     return await service.add_leave(session, principal, mediator_id, body)
 
 
 @router.get("/{mediator_id}/slots", operation_id="mediation_mediator_slots", dependencies=[READERS])
-async def slots(mediator_id: str, session: Session, deps: MediationDeps,
+async def slots(mediator_id: Ident, session: Session, deps: MediationDeps,
                 from_: Annotated[datetime, Query(alias="from")], to: datetime):
+    fields = []
+    for name, value in (("from", from_), ("to", to)):
+        try:
+            check_time(value)
+        except ValueError as exc:
+            zh, en = str(exc).split(" / ", 1)
+            fields.append(field_error(name, "value_error", zh, en, loc=["query", name]))
+    if fields:
+        raise ApiError(422, "validation_failed", "请求参数有误", "request validation failed", fields=fields)
     return await service.mediator_slots(session, deps, mediator_id, from_, to)

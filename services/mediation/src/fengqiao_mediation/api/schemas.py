@@ -12,14 +12,38 @@ from ..domain.schedule import parse_hhmm
 PHONE = r"^1\d{10}$"
 
 
+def _no_nul(v):
+    if isinstance(v, str) and "\x00" in v:
+        raise ValueError("不允许包含空字符 / NUL characters are not allowed")
+    if isinstance(v, dict):
+        for x in v.values():
+            _no_nul(x)
+    elif isinstance(v, list):
+        for x in v:
+            _no_nul(x)
+    return v
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data):
+        return _no_nul(data)
 
-def _aware(v: datetime | None) -> datetime | None:
-    if v is not None and v.tzinfo is None:
+
+def check_time(v: datetime | None) -> datetime | None:
+    if v is None:
+        return v
+    if v.tzinfo is None:
         raise ValueError("时间须带时区 / timestamp must carry a time zone")
+    if not 2000 <= v.year <= 2100:
+        raise ValueError("时间超出范围（2000–2100 年） / timestamp out of range (years 2000-2100)")
     return v
+
+
+_aware = check_time
 
 
 class WeeklyIn(_In):
@@ -232,6 +256,11 @@ class FailureIn(_In):
 
 class CourtCallback(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data):
+        return _no_nul(data)
     application_id: str
     external_ref: str
     decision: Literal["more_material", "confirmed", "rejected"]
