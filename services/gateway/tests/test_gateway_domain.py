@@ -74,6 +74,12 @@ def test_audit_targets():
     t = audit.describe("POST", "/api/v1/cases")
     assert (t.action, t.object_id) == ("cases.create", None)
     assert audit.describe("POST", "/open311/v2/requests.json").action == "open311.requests.create"
+    t = audit.describe("POST", "/api/v1/cases/grid-events")
+    assert (t.action, t.object_id) == ("cases.grid-events", None)
+    t = audit.describe("POST", "/api/v1/dispatch/cases/5e5570d1-8cf6-4529-84d8-c59ac0123a6f/orders")
+    assert (t.action, t.object_type, t.object_id) == ("dispatch.cases.orders", "cases",
+                                                       "5e5570d1-8cf6-4529-84d8-c59ac0123a6f")
+    assert audit.describe("PATCH", "/api/v1/mediation/mediators/M001").action == "mediation.mediators.update"
     assert audit.describe("POST", "/open311/v2/requests/77.json").object_id == "77"
     assert audit.created_id({"id": "C-1"}) == "C-1"
     assert audit.created_id([{"service_request_id": "77"}]) == "77"

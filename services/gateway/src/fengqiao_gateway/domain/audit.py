@@ -17,8 +17,14 @@ class Target:
     object_id: str | None
 
 
+def _is_id(seg: str) -> bool:
+    """Object ids (UUIDs, case numbers, O-17) carry digits; resource names and verbs do not."""
+    return bool(_SEG.match(seg)) and any(ch.isdigit() for ch in seg)
+
+
 def describe(method: str, path: str) -> Target:
-    """``POST /api/v1/orders/O-1/sign`` -> ``orders.sign`` on ``orders`` ``O-1``."""
+    """``POST /api/v1/orders/O-17/sign`` -> ``orders.sign`` on ``orders`` ``O-17``;
+    ``POST /api/v1/dispatch/cases/C-1/orders`` -> ``dispatch.cases.orders`` on ``cases`` ``C-1``."""
     segs = [s for s in path.split("/") if s]
     if segs[:2] == ["api", "v1"]:
         segs = segs[2:]
@@ -27,16 +33,17 @@ def describe(method: str, path: str) -> Target:
         segs = [f"open311.{segs[0]}", *segs[1:]] if segs else ["open311"]
     if not segs:
         return Target(f"{method.lower()}", None, None)
-    otype = segs[0]
-    oid = segs[1] if len(segs) > 1 and _SEG.match(segs[1]) else None
-    # the verb is the last non-id segment after the object id; plain verbs otherwise
-    rest = segs[2:]
-    if rest:
-        verb = ".".join(rest)
-    else:
-        verb = {"POST": "create" if oid is None else "post", "PUT": "replace", "PATCH": "update",
-                "DELETE": "delete"}.get(method, method.lower())
-    return Target(f"{otype}.{verb}", otype, oid)
+    otype, object_type, object_id = segs[0], segs[0], None
+    words = []
+    for i, seg in enumerate(segs[1:], 1):
+        if _is_id(seg):
+            object_type, object_id = segs[i - 1], seg
+        else:
+            words.append(seg)
+    if not words or _is_id(segs[-1]):
+        words = [*words, {"POST": "create" if object_id is None else "post", "PUT": "replace", "PATCH": "update",
+                  "DELETE": "delete"}.get(method, method.lower())]
+    return Target(".".join([otype, *words]), object_type, object_id)
 
 
 def created_id(body: object) -> str | None:
