@@ -1,5 +1,6 @@
 """Attachments: type sniffed from content, size-limited, sha256 stored, linked to a case, access-checked."""
 
+import asyncio
 import hashlib
 
 from fengqiao_intake.adapters.storage import LocalStorage
@@ -44,7 +45,9 @@ async def test_upload_link_and_download(client, runtime):
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "attachments"
     # and only its uploader may attach it
     other = worker("WH-09", sub="gw-other")
-    b = (await _upload(client, gw, "b.png", PNG)).json()
+    rb = await _upload(client, gw, "b.png", PNG)
+    assert rb.status_code == 201, rb.text
+    b = rb.json()
     r = await client.post("/api/v1/cases/grid-events", json=grid_event(grid="WH-09", attachments=[b["id"]]), headers=other)
     assert r.status_code == 422
 
@@ -66,3 +69,12 @@ async def test_type_checked_by_content_not_by_name_and_size_limited(client):
     r = await client.post("/api/v1/attachments", headers=h)
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "file"
     assert (await _upload(client, {}, "a.png", PNG)).status_code == 401
+
+
+async def test_upload_idempotency_key_under_concurrent_retries(client):
+    h = {**worker("WH-09", sub="gw-idem"), "Idempotency-Key": "upload-1"}
+    rs = await asyncio.gather(*(_upload(client, h, "p.png", PNG) for _ in range(5)))
+    assert sorted(r.status_code for r in rs) == [200] * 4 + [201], [r.text for r in rs]
+    assert len({r.json()["id"] for r in rs}) == 1
+    r = await _upload(client, h, "p.png", PDF)
+    assert r.status_code == 409 and r.json()["error"] == "idempotency_key_reused"

@@ -43,7 +43,8 @@ class Receiver:
 async def receiver():
     rcv = Receiver()
     app = Starlette(routes=[Route("/{path:path}", rcv.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=rcv.port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=rcv.port, log_level="warning", lifespan="off",
+                                          timeout_graceful_shutdown=1))
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, timeout=10)
     yield rcv
@@ -106,9 +107,11 @@ async def test_status_changes_are_posted_signed_and_only_to_the_requesting_syste
                                                 source="/fengqiao/dispatch"))
     await eventually(lambda: len(got()) == 2, timeout=20)
     assert json.loads(got()[1]["body"])["status"] == "on_site"
-    deliveries = await _deliveries(client, "gd-gov-service", hook["id"])
-    mine = [d for d in deliveries if d["case_id"] == case["id"]]
-    assert {d["status"] for d in mine} == {"succeeded"}
+
+    async def both_succeeded():
+        ds = [d for d in await _deliveries(client, "gd-gov-service", hook["id"]) if d["case_id"] == case["id"]]
+        return ds if len(ds) == 2 and {d["status"] for d in ds} == {"succeeded"} else None
+    mine = await eventually(both_succeeded, timeout=20)
     assert all(d["attempt_log"][0]["status_code"] == 200 for d in mine)
     # one system cannot read another's hooks
     assert (await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=system("yue-shang-tong"))).status_code == 404
@@ -197,3 +200,14 @@ async def test_private_address_refused_at_send_time_too(client, kafka_bootstrap,
 async def test_only_external_systems_manage_webhooks(client):
     assert (await client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1/x"}, headers=dispatcher())).status_code == 403
     assert (await client.get("/api/v1/webhooks")).status_code == 401
+
+
+async def test_register_is_idempotent_with_a_key(client, receiver):
+    h = {**system("gd-gov-service", sub="key-idem"), "Idempotency-Key": "hook-1"}
+    rs = await asyncio.gather(*(client.post("/api/v1/webhooks", json={"url": receiver.url + "/idem"}, headers=h)
+                                for _ in range(5)))
+    assert sorted(r.status_code for r in rs) == [200] * 4 + [201], [r.text for r in rs]
+    assert len({r.json()["id"] for r in rs}) == 1 and len({r.json()["secret"] for r in rs}) == 1
+    r = await client.post("/api/v1/webhooks", json={"url": receiver.url + "/other"}, headers=h)
+    assert r.status_code == 409
+    await client.delete(f"/api/v1/webhooks/{rs[0].json()['id']}", headers=h)

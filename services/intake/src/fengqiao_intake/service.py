@@ -37,6 +37,7 @@ from .adapters.orm import (
     case_counters,
     case_requesters,
     cases,
+    idempotency_keys,
     ratings,
     timeline,
     weak_signals,
@@ -97,6 +98,29 @@ def _canonical_hash(model) -> str:
 
 def _actor(principal: Principal) -> dict:
     return Actor(**principal.actor()).model_dump(mode="json")
+
+
+async def _idem_lookup(session: AsyncSession, caller: str, scope: str, key: str | None,
+                       request_hash: str) -> str | None:
+    if not key:
+        return None
+    row = (await session.execute(select(idempotency_keys).where(
+        idempotency_keys.c.caller == caller, idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+    ))).mappings().first()
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise conflict("idempotency_key_reused", "同一幂等键已用于不同的请求内容",
+                       "this Idempotency-Key was already used with a different request body")
+    return row["resource_id"]
+
+
+async def _idem_claim(session: AsyncSession, caller: str, scope: str, key: str | None, request_hash: str,
+                      resource_id: str) -> None:
+    """Inside the creating transaction: a concurrent retry with the same key fails the primary key."""
+    if key:
+        await session.execute(insert(idempotency_keys).values(
+            caller=caller, scope=scope, key=key, request_hash=request_hash, resource_id=resource_id))
 
 
 # --- visibility -----------------------------------------------------------------------------------
@@ -538,8 +562,20 @@ async def rate(session: AsyncSession, d: Deps, principal: Principal, ref: str, b
 
 # --- attachments ----------------------------------------------------------------------------------
 
+async def _attachment_by_id(session: AsyncSession, attachment_id: str) -> dict:
+    row = (await session.execute(select(attachments).where(attachments.c.id == attachment_id))).mappings().one()
+    return dict(row)
+
+
 async def store_attachment(session: AsyncSession, d: Deps, principal: Principal, filename: str | None,
-                           data: bytes) -> dict:
+                           data: bytes, key: str | None = None) -> tuple[dict, bool]:
+    request_hash = hashlib.sha256(data + b"\0" + (filename or "").encode()).hexdigest()
+    existing = await _idem_lookup(session, principal.sub, "attachment", key, request_hash)
+    if existing:
+        row = await _attachment_by_id(session, existing)
+        await session.rollback()
+        return row, False
+    await session.rollback()
     limit = d.settings.attachment_max_bytes
     if len(data) > limit:
         raise ApiError(413, "attachment_too_large", f"附件超过 {limit} 字节上限",
@@ -555,16 +591,24 @@ async def store_attachment(session: AsyncSession, d: Deps, principal: Principal,
                        fields=[field_error("file", "unsupported_type", "文件类型不允许", "file type not allowed",
                                            ["body", "file"])])
     digest = hashlib.sha256(data).hexdigest()
-    key = f"{digest[:2]}/{digest}"
-    await d.storage.put(key, data, mime)
+    storage_key = f"{digest[:2]}/{digest}"
+    await d.storage.put(storage_key, data, mime)
     row = {
         "id": str(uuid.uuid4()), "case_id": None, "uploaded_by": principal.sub,
         "filename": (filename or "")[:200] or None, "content_type": mime, "kind": ALLOWED_TYPES[mime],
-        "size": len(data), "sha256": digest, "storage": d.storage.name, "storage_key": key, "created_at": now(),
+        "size": len(data), "sha256": digest, "storage": d.storage.name, "storage_key": storage_key,
+        "created_at": now(),
     }
-    async with session.begin():
-        await session.execute(insert(attachments).values(**row))
-    return row
+    try:
+        async with session.begin():
+            await session.execute(insert(attachments).values(**row))
+            await _idem_claim(session, principal.sub, "attachment", key, request_hash, row["id"])
+    except IntegrityError:
+        if not key:
+            raise
+        await session.rollback()
+        return await store_attachment(session, d, principal, filename, data, key)
+    return row, True
 
 
 async def read_attachment(session: AsyncSession, d: Deps, principal: Principal, attachment_id: str) -> tuple[dict, bytes]:
@@ -664,11 +708,19 @@ async def enqueue_status_webhooks(session: AsyncSession, case: dict, old: str, n
     return len(rows)
 
 
-async def register_webhook(session: AsyncSession, d: Deps, principal: Principal, url: str) -> dict:
+async def register_webhook(session: AsyncSession, d: Deps, principal: Principal, url: str,
+                           key: str | None = None) -> tuple[dict, bool]:
     from .adapters.egress import EgressRefused, check_destination
 
     if not principal.external_system:
         raise forbidden("仅外部系统可注册回调地址", "only external systems register webhooks")
+    request_hash = hashlib.sha256(url.encode()).hexdigest()
+    existing = await _idem_lookup(session, principal.sub, "webhook", key, request_hash)
+    await session.rollback()
+    if existing:
+        row = (await session.execute(select(webhooks).where(webhooks.c.id == existing))).mappings().one()
+        await session.rollback()
+        return dict(row), False
     try:
         await check_destination(url, d.settings)
     except EgressRefused as exc:
@@ -677,9 +729,16 @@ async def register_webhook(session: AsyncSession, d: Deps, principal: Principal,
     row = {"id": str(uuid.uuid4()), "external_system": principal.external_system, "url": url,
            "secret": "whsec_" + secrets.token_urlsafe(32), "active": True, "created_by": principal.sub,
            "created_at": now()}
-    async with session.begin():
-        await session.execute(insert(webhooks).values(**row))
-    return row
+    try:
+        async with session.begin():
+            await session.execute(insert(webhooks).values(**row))
+            await _idem_claim(session, principal.sub, "webhook", key, request_hash, row["id"])
+    except IntegrityError:
+        if not key:
+            raise
+        await session.rollback()
+        return await register_webhook(session, d, principal, url, key)
+    return row, True
 
 
 def _own_webhook_clause(principal: Principal):

@@ -209,3 +209,15 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Index("ix_webhook_attempts_delivery", "delivery_id"),
 )
+
+# Idempotency-Key for creates that are not cases (webhooks, attachments): first result wins.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller", Text, primary_key=True),
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    _ts("created_at", nullable=False, default=True),
+)

@@ -9,7 +9,7 @@ from fengqiao_common.db import Session
 from fengqiao_common.errors import ApiError
 
 from .. import service
-from . import AppDeps
+from . import AppDeps, IdempotencyKey
 from .views import attachment_meta
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
@@ -17,13 +17,17 @@ router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
 @router.post("", status_code=201, operation_id="upload_attachment",
              summary="Upload a photo, audio or document (type checked by content, size-limited, sha256 stored)")
-async def upload(session: Session, d: AppDeps, principal: CurrentPrincipal, file: UploadFile = File(...)):
+async def upload(response: Response, session: Session, d: AppDeps, principal: CurrentPrincipal,
+                 file: UploadFile = File(...), idempotency_key: IdempotencyKey = None):
     limit = d.settings.attachment_max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ApiError(413, "attachment_too_large", f"附件超过 {limit} 字节上限",
                        f"attachment exceeds the {limit}-byte limit")
-    row = await service.store_attachment(session, d, principal, file.filename, data)
+    row, created = await service.store_attachment(session, d, principal, file.filename, data, idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     return attachment_meta(row)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fengqiao_common.auth import EXTERNAL_SYSTEM, CurrentPrincipal, require_roles
 from fengqiao_common.db import Session
 
 from .. import service
 from ..schemas import WebhookIn
-from . import AppDeps
+from . import AppDeps, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[require_roles(EXTERNAL_SYSTEM)])
 
@@ -30,8 +30,13 @@ def _delivery(r: dict) -> dict:
 
 @router.post("", status_code=201, operation_id="register_webhook",
              summary="Register a URL; the signing secret is shown once")
-async def register(body: WebhookIn, session: Session, d: AppDeps, principal: CurrentPrincipal):
-    return _view(await service.register_webhook(session, d, principal, body.url), secret=True)
+async def register(body: WebhookIn, response: Response, session: Session, d: AppDeps, principal: CurrentPrincipal,
+                   idempotency_key: IdempotencyKey = None):
+    row, created = await service.register_webhook(session, d, principal, body.url, idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return _view(row, secret=True)
 
 
 @router.get("", operation_id="list_webhooks")
