@@ -42,6 +42,7 @@ async def _logout(page) -> None:
 
 
 async def _shot(page, name: str) -> None:
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -84,6 +84,11 @@
       form.lat.value = p.coords.latitude.toFixed(6); form.lon.value = p.coords.longitude.toFixed(6);
     }, (err) => flash(err.message, "error"), {enableHighAccuracy: true, timeout: 10000});
   }
+  const localInput = (days, hour) => {
+    const d = new Date(Date.now() + days * 86400000); d.setHours(hour, 0, 0, 0);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
   const lines = (v) => v.split(/\n+/).map((s) => s.trim()).filter(Boolean);
   const table = (cols, rows, empty = t("noData")) => rows.length
     ? `<table class="responsive"><thead><tr>${cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`
@@ -328,21 +333,27 @@
       ${td(t("status"), status(m.status))}${td(t("summary"), esc(m.summary || ""))}</tr>`))}
       ${has("dispatcher") ? `<h2>${esc(t("book"))}</h2><form class="stack card" id="book-form">
         <label for="mcat">${esc(t("category"))}</label><input id="mcat" name="category" list="mcats" required>
-        <datalist id="mcats">${(cat.mediation_categories || []).map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join("")}</datalist>
+        <datalist id="mcats">${cat.domains.map((c) => `<option value="${esc(c.code)}">${esc(c.name)}</option>`).join("")}</datalist>
         <label for="msum">${esc(t("summary"))}</label><textarea id="msum" name="summary"></textarea>
         <div class="row"><div><label>${esc(t("applicant"))}</label><input name="a_name" placeholder="${esc(t("name"))}" required><input name="a_phone" placeholder="${esc(t("phone"))}" required></div>
         <div><label>${esc(t("respondent"))}</label><input name="r_name" placeholder="${esc(t("name"))}" required><input name="r_phone" placeholder="${esc(t("phone"))}" required></div></div>
         <label for="mmode">${esc(t("mode"))}</label><select id="mmode" name="mode"><option value="centre">${esc(t("centre"))}</option><option value="home">${esc(t("home_visit"))}</option></select>
         <label for="maddr">${esc(t("address"))}</label><input id="maddr" name="address">
-        <p><button class="primary" type="submit">${esc(t("book"))}</button></p></form>` : ""}`;
+        <div class="row"><div><label>${esc(t("windowFrom"))}</label><input name="from" type="datetime-local" value="${esc(localInput(1, 9))}" required></div>
+        <div><label>${esc(t("windowTo"))}</label><input name="to" type="datetime-local" value="${esc(localInput(4, 18))}" required></div>
+        <div><label>mediator_id</label><input name="mediator_id"></div></div>
+        <p><button class="primary" type="submit">${esc(t("book"))}</button></p></form><div id="booked"></div>` : ""}`;
     const f = $("#book-form");
     if (f) f.addEventListener("submit", (ev) => {
       ev.preventDefault();
       busy(f.querySelector("button"), async () => {
         const b = await api("POST", "/api/v1/mediation/bookings", {category: f.category.value, summary: f.summary.value || null,
           parties: [{side: "applicant", name: f.a_name.value, phone: f.a_phone.value}, {side: "respondent", name: f.r_name.value, phone: f.r_phone.value}],
-          preference: {mode: f.mode.value, address: f.address.value || null}});
-        flash(t("done")); location.hash = `#/mediation/${b.mediation_id || b.mediation?.id || ""}`;
+          preference: {mode: f.mode.value, address: f.address.value || null, mediator_id: f.mediator_id.value || null},
+          window: {from: new Date(f.from.value).toISOString(), to: new Date(f.to.value).toISOString()}});
+        const mid = b.booking?.mediation_id || b.mediation?.id || b.mediation_id;
+        flash(`${t("done")}：${fmt(b.booking?.starts_at)} ${b.booking?.mediator_id || ""}`);
+        if (mid) location.hash = `#/mediation/${encodeURIComponent(mid)}`;
       });
     });
   };
@@ -352,11 +363,17 @@
     v.innerHTML = `<p><a href="#/mediation">← ${esc(t("back"))}</a></p><h1>${esc(t("mediation"))} ${esc(m.id)} ${status(m.status)}</h1>
       <div class="card"><p>${esc(m.summary || "")}</p><p class="muted">${esc(m.category || "")} · ${esc(m.mediator?.name || "")}</p>
       <p>${(m.parties || []).map((p) => `${esc(p.side)}: ${esc(p.name)}`).join(" · ")}</p></div>
-      <h2>${esc(t("sessions"))}</h2>${table([t("start"), t("place"), t("pointsAgreed"), t("signatures")], sessions.map((s) => `<tr>
+      <h2>${esc(t("bookings"))}</h2>${table([t("start"), t("end"), t("mode"), t("status")], (m.bookings || []).map((b) => `<tr>
+        ${td(t("start"), esc(fmt(b.starts_at)))}${td(t("end"), esc(fmt(b.ends_at)))}${td(t("mode"), esc(b.mode === "home" ? t("home_visit") : t("centre")))}
+        ${td(t("status"), status(b.status))}</tr>`))}
+      <h2>${esc(t("sessions"))}</h2>${table([t("start"), t("place"), t("pointsAgreed"), t("signatures")], sessions.map((s) => `<tr data-session="${esc(s.id)}">
         ${td(t("start"), esc(fmt(s.started_at)))}${td(t("place"), esc(s.place))}${td(t("pointsAgreed"), esc((s.points_agreed || []).join("；")))}
-        ${td(t("signatures"), s.sealed_at ? `<span class="ok">${esc(t("sealed"))}</span>` : esc(t("pending")))}</tr>`))}
+        ${td(t("signatures"), s.sealed_at ? `<span class="ok">${esc(t("sealed"))}</span>` : `${esc(t("pending"))}: ${esc((s.pending_signers || []).join(", "))}
+          <div class="actions">${has("mediator") && (s.pending_signers || []).some((x) => x.startsWith("mediator")) ? `<button class="secondary" data-sign-mediator>${esc(t("signMediator"))}</button>` : ""}
+          ${user().party_id && (s.pending_signers || []).some((x) => x.includes(user().party_id)) ? `<button class="secondary" data-otp>${esc(t("sendCode"))}</button>
+            <input name="code" inputmode="numeric" maxlength="6" aria-label="${esc(t("code"))}" placeholder="${esc(t("code"))}"><button class="primary" data-sign-party>${esc(t("confirmSign"))}</button>` : ""}</div>`)}</tr>`))}
       <h2>${esc(t("agreement"))}</h2><div class="card">${m.agreement ? `<p>${esc(m.agreement.id)} · ${esc(fmt(m.agreement.generated_at))}
-        · <a href="/api/v1/mediation/agreements/${esc(m.agreement.id)}/pdf" id="agreement-pdf">PDF</a></p>` : `<p class="muted">${esc(t("noData"))}</p>`}
+        · <a href="#" id="agreement-pdf" data-url="${esc(m.agreement.pdf_url || `/api/v1/mediation/agreements/${m.agreement.id}/pdf`)}">PDF</a></p>` : `<p class="muted">${esc(t("noData"))}</p>`}
       ${(m.court_applications || []).map((a) => `<p>${esc(t("court"))}：${status(a.status)} ${esc(fmt(a.applied_at))}</p>`).join("")}
       <div class="actions">${has("mediator") ? `<button class="secondary" id="gen-agreement">${esc(t("generateAgreement"))}</button>` : ""}
       ${has("mediator", "dispatcher") && m.agreement ? `<button class="secondary" id="apply-court">${esc(t("applyCourt"))}</button>` : ""}</div></div>
@@ -365,6 +382,33 @@
         <label>${esc(t("place"))}</label><input name="place" required><label>${esc(t("attendees"))}</label><input name="attendees" required>
         <label>${esc(t("pointsAgreed"))}</label><textarea name="points_agreed"></textarea><label>${esc(t("pointsOutstanding"))}</label><textarea name="points_outstanding"></textarea>
         <p><button class="primary" type="submit">${esc(t("submit"))}</button></p></form>` : ""}`;
+    const pdf = $("#agreement-pdf");
+    if (pdf) pdf.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      busy(null, async () => {
+        const r = await api("GET", pdf.dataset.url, undefined, {raw: true});
+        if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => ({})));
+        window.open(URL.createObjectURL(await r.blob()), "_blank");
+      });
+    });
+    v.querySelectorAll("[data-sign-mediator]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
+      const canvas = document.createElement("canvas"); canvas.width = 240; canvas.height = 80;
+      const ctx = canvas.getContext("2d"); ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, 240, 80);
+      ctx.fillStyle = "#000"; ctx.font = "28px serif"; ctx.fillText(user().display_name || user().username, 10, 50);
+      await api("POST", `/api/v1/mediation/sessions/${encodeURIComponent(b.closest("tr").dataset.session)}/signatures`,
+        {signer: "mediator", method: "image", image_base64: canvas.toDataURL("image/png").split(",")[1]});
+      flash(t("done")); route();
+    })));
+    v.querySelectorAll("[data-otp]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
+      await api("POST", `/api/v1/mediation/sessions/${encodeURIComponent(b.closest("tr").dataset.session)}/otp`, {party_id: user().party_id});
+      flash(t("codeSent"));
+    })));
+    v.querySelectorAll("[data-sign-party]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
+      const tr = b.closest("tr");
+      await api("POST", `/api/v1/mediation/sessions/${encodeURIComponent(tr.dataset.session)}/signatures`,
+        {signer: "party", party_id: user().party_id, method: "otp", code: tr.querySelector("[name=code]").value.trim()});
+      flash(t("done")); route();
+    })));
     const g = $("#gen-agreement");
     if (g) g.addEventListener("click", () => busy(g, async () => { await api("POST", `/api/v1/mediation/mediations/${encodeURIComponent(id)}/agreement`, {}); route(); }));
     const c = $("#apply-court");
