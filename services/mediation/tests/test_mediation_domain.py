@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from fengqiao_mediation.config import Settings
 from fengqiao_mediation.domain import records, rules
 from fengqiao_mediation.domain.demo import demo_mediators
 from fengqiao_mediation.domain.matcher import Candidate, Request, rank
@@ -13,6 +15,8 @@ from fengqiao_mediation.domain.schedule import (
     parse_hhmm,
     within_availability,
 )
+from fengqiao_mediation.main import create_app
+from pydantic import ValidationError
 
 TZ = ZoneInfo("Asia/Shanghai")
 MON = datetime(2030, 1, 7, tzinfo=TZ)  # a Monday
@@ -126,3 +130,24 @@ def test_demo_pool_is_the_seed_mix_and_deterministic():
     assert {d for m in pool for d in m["dialects"]} == {"普通话", "粤语", "台山话"}
     assert {m["gender"] for m in pool} == {"male", "female"} and all(m["weekly"] for m in pool)
     assert pool == demo_mediators(mix, cats, ["普通话", "粤语", "台山话"])
+
+
+def test_production_refuses_development_secrets_and_sms():
+    strong = "x" * 40
+    with pytest.raises(ValidationError, match="COURT_CALLBACK_SECRET"):
+        Settings(environment="production", internal_token_secret=strong)
+    with pytest.raises(ValidationError, match="SMS_PROVIDER"):
+        Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
+                 court_api_key="real-key")
+    s = Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
+                 court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send")
+    assert s.sms_provider == "http"
+
+
+def test_production_app_has_no_development_routes():
+    strong = "x" * 40
+    prod = create_app(Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
+                               court_api_key="k", sms_provider="http", sms_http_url="https://sms.example.invalid"))
+    dev = create_app(Settings())
+    assert "/api/v1/mediation/dev/sms" not in prod.openapi()["paths"]
+    assert "/api/v1/mediation/dev/sms" in dev.openapi()["paths"]
