@@ -184,3 +184,17 @@ def test_environment_names_are_the_ones_the_settings_read(doc, name, monkeypatch
         monkeypatch.setenv("MEDIATION_SMS_PROVIDER", "http")
         monkeypatch.setenv("MEDIATION_SMS_HTTP_URL", "https://sms.example.invalid/send")
     assert importlib.import_module(f"fengqiao_{name}.config").Settings().environment == "production"
+
+
+def test_court_simulator_shares_the_court_credentials_with_mediation(doc, monkeypatch):
+    from fengqiao_mediation.court_simulator import SimulatorSettings
+
+    for k in list(os.environ):
+        if k.startswith(("COURT_", "MEDIATION_")):
+            monkeypatch.delenv(k, raising=False)
+    for k, v in doc["services"]["court-simulator"]["environment"].items():
+        monkeypatch.setenv(k, str(v))
+    sim = SimulatorSettings()
+    med = doc["services"]["mediation"]["environment"]
+    assert sim.api_key == med["MEDIATION_COURT_API_KEY"]
+    assert sim.callback_secret == med["MEDIATION_COURT_CALLBACK_SECRET"]

@@ -262,3 +262,26 @@ def test_environment_names_are_settings_the_service_reads(overlay, name, monkeyp
 def test_kafka_topics_file_is_referenced_by_the_base():
     kust = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
     assert "kafka-topics" in kust["resources"]
+
+
+def test_dev_court_simulator_shares_the_court_credentials_with_mediation(monkeypatch):
+    from fengqiao_mediation.court_simulator import SimulatorSettings
+
+    docs = render("overlays/dev")
+    deps, cms, secrets = by_name(docs, "Deployment"), by_name(docs, "ConfigMap"), by_name(docs, "Secret")
+    (c,) = deps["court-simulator"]["spec"]["template"]["spec"]["containers"]
+    assert "fengqiao_mediation.court_simulator:create_app" in c["command"] and "8005" in c["command"]
+    for k in list(os.environ):
+        if k.startswith(("COURT_", "MEDIATION_")):
+            monkeypatch.delenv(k, raising=False)
+    for ref in c["envFrom"]:
+        if "configMapRef" in ref:
+            data = cms[ref["configMapRef"]["name"]]["data"]
+        else:
+            data = {k: base64.b64decode(v).decode() for k, v in secrets[ref["secretRef"]["name"]]["data"].items()}
+        for k, v in data.items():
+            monkeypatch.setenv(k, v)
+    sim = SimulatorSettings()
+    med = next(s for n, s in secrets.items() if n.startswith("mediation-secrets"))["data"]
+    assert sim.api_key == base64.b64decode(med["MEDIATION_COURT_API_KEY"]).decode()
+    assert cms["mediation-config"]["data"]["MEDIATION_COURT_BASE_URL"] == "http://court-simulator:8005"
