@@ -12,7 +12,6 @@ import time
 import uuid
 
 import asyncpg
-
 from fengqiao_devstack import eventlab
 from fengqiao_events.outbox import outbox_row
 
@@ -112,7 +111,7 @@ async def commit_to_consumer(srv: Servers, mem: MemoryWatch, rate: float = 200, 
                 await c.close()
 
         deadline = time.monotonic() + 60
-        while not await done() and time.monotonic() < deadline:
+        while not await done() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls the database
             await asyncio.sleep(0.2)
         mem.sample()
         lats = await eventlab.latencies(wurl, curl, committed)

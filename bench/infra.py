@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-
 from fengqiao_devstack.broker import TansuBroker
 from fengqiao_devstack.postgres import EmbeddedPostgres, free_port
 
@@ -129,7 +128,7 @@ class Uvicorn:
         return f"http://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> Uvicorn:
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server process
             [sys.executable, "-m", "uvicorn", "--factory", self.target, "--host", "127.0.0.1", "--port",
              str(self.port), "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
             cwd=ROOT, env={**os.environ, **self.env, "PYTHONPATH": str(ROOT)}, start_new_session=True,

@@ -198,7 +198,7 @@ async def closed_loop(url: str, make_request: Callable[[], Request], *, concurre
     return LoadResult(duration=duration, ops=ops)
 
 
-async def open_loop(url: str, make_request: Callable[[], Request], *, rate: float, duration: float,
+async def open_loop(url: str, make_request: Callable[[], Request | None], *, rate: float, duration: float,
                     max_in_flight: int = 2000, stop: asyncio.Event | None = None) -> LoadResult:
     """``rate`` requests per second, each timed from its scheduled start (no coordinated omission)."""
     pool = _Pool(url)
@@ -229,11 +229,14 @@ async def open_loop(url: str, make_request: Callable[[], Request], *, rate: floa
         delay = scheduled - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        req = make_request()
+        i += 1
+        if req is None:  # nothing to do in this slot (e.g. no order waiting)
+            continue
         await sem.acquire()
-        t = asyncio.create_task(one(make_request(), scheduled))
+        t = asyncio.create_task(one(req, scheduled))
         tasks.add(t)
         t.add_done_callback(tasks.discard)
-        i += 1
     if tasks:
         await asyncio.wait(tasks, timeout=60)
     for t in list(tasks):
