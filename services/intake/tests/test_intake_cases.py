@@ -95,6 +95,8 @@ async def test_bad_input_is_refused_field_by_field_and_nothing_is_written(client
     r = await client.post("/api/v1/cases/grid-events", json=grid_event(), headers={"X-Fengqiao-Identity": "forged"})
     assert r.status_code == 401
     assert (await client.post("/api/v1/cases/grid-events", json=grid_event(), headers=system())).status_code == 403
+    r = await client.post("/api/v1/cases/demands", json=grid_event(), headers=system("unknown-app"))
+    assert r.status_code == 403
     # oversized body: refused from Content-Length, before it is read
     r = await client.post("/api/v1/cases/grid-events", content=b"x" * 200_000,
                           headers={**h, "content-type": "application/json"})

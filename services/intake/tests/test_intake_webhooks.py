@@ -211,3 +211,30 @@ async def test_register_is_idempotent_with_a_key(client, receiver):
     r = await client.post("/api/v1/webhooks", json={"url": receiver.url + "/other"}, headers=h)
     assert r.status_code == 409
     await client.delete(f"/api/v1/webhooks/{rs[0].json()['id']}", headers=h)
+
+
+async def test_merged_case_notifies_every_requester(client, kafka_bootstrap, receiver):
+    hook_a = await _register(client, "yue-sheng-shi", receiver.url + "/merge-a")
+    hook_b = await _register(client, "yue-shang-tong", receiver.url + "/merge-b")
+    loc = spot()
+    a = (await client.post("/api/v1/cases/demands", json={"category": "urban", "description": "河道漂浮垃圾",
+                                                          "location": loc}, headers=system("yue-sheng-shi"))).json()
+    b = (await client.post("/api/v1/cases/demands", json={"category": "urban", "description": "河里很多垃圾",
+                                                          "location": loc}, headers=system("yue-shang-tong"))).json()
+    assert b["duplicate_of"] == a["id"]
+    r = await client.post(f"/api/v1/cases/{b['id']}/merge", json={"into": a["id"]}, headers=dispatcher())
+    assert r.status_code == 200
+
+    def bodies(path):
+        return [json.loads(x["body"]) for x in receiver.received if x["path"] == path]
+    # B's system hears that its case was merged, and into which case
+    [merged] = await eventually(lambda: [m for m in bodies("/merge-b") if m["case_id"] == b["id"]], timeout=20)
+    assert merged["status"] == "merged" and merged["merged_into_case_no"] == a["case_no"]
+    assert merged["open311_status"] == "closed"
+    # from now on, both requesters hear of the surviving case
+    await publish(kafka_bootstrap, new_envelope(_dispatch(a, "o-merge", 1), source="/fengqiao/dispatch"))
+    await eventually(lambda: [m for m in bodies("/merge-a") if m["case_id"] == a["id"] and m["status"] == "dispatched"]
+                     and [m for m in bodies("/merge-b") if m["case_id"] == a["id"] and m["status"] == "dispatched"],
+                     timeout=20)
+    for h, code in ((hook_a, "yue-sheng-shi"), (hook_b, "yue-shang-tong")):
+        await client.delete(f"/api/v1/webhooks/{h['id']}", headers=system(code))

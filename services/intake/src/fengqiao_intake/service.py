@@ -271,6 +271,8 @@ async def create_case(
     parties = [p.model_dump() for p in body.parties] + (extra_parties or [])
     requester = next((p for p in parties if p.get("role") == "requester"), None)
     source_system = principal.external_system if principal.has(EXTERNAL_SYSTEM) else None
+    if source_system is not None and source_system not in {x.code for x in j.external_systems}:
+        raise forbidden(f"外部系统 {source_system} 未登记", f"external system {source_system} is not registered")
     req_ref = pii.requester_ref(source_system or channel, requester.get("phone") or requester.get("id_card")
                                 or requester.get("name")) if requester else None
     summary = body.title or body.description.replace("\n", " ")[:40]
@@ -712,8 +714,8 @@ async def register_webhook(session: AsyncSession, d: Deps, principal: Principal,
                            key: str | None = None) -> tuple[dict, bool]:
     from .adapters.egress import EgressRefused, check_destination
 
-    if not principal.external_system:
-        raise forbidden("仅外部系统可注册回调地址", "only external systems register webhooks")
+    if principal.external_system not in {x.code for x in d.jurisdiction.external_systems}:
+        raise forbidden("仅已登记的外部系统可注册回调地址", "only registered external systems register webhooks")
     request_hash = hashlib.sha256(url.encode()).hexdigest()
     existing = await _idem_lookup(session, principal.sub, "webhook", key, request_hash)
     await session.rollback()
