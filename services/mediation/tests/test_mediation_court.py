@@ -148,15 +148,18 @@ async def test_deadline_reminders_are_sent_once_each(stack):
     due = datetime.fromisoformat(apply_by)
     assert timedelta(days=29) < due - datetime.now(due.tzinfo) <= timedelta(days=30)
 
-    async def remind(now):
+    async def remind(now):  # the scan the background task runs, at a chosen "now"
         await service.remind_deadlines(stack.session_factory, stack.deps, now=now)
         r = await stack.client.get(f"{API}/mediations/{k['med']}/reminders", headers=party_h(k["a"]["id"]))
         return [x["kind"] for x in r.json()]
 
-    assert await remind(due - timedelta(days=10)) == []
-    assert await remind(due - timedelta(days=6)) == ["judicial_apply_7d"]
-    assert await remind(due - timedelta(days=5)) == ["judicial_apply_7d"]
-    assert await remind(due + timedelta(hours=1)) == ["judicial_apply_7d", "judicial_apply_overdue"]
+    async with EventProbe(stack.kafka, ["judicial.reminded"]) as probe:
+        assert await remind(due - timedelta(days=10)) == []
+        assert await remind(due - timedelta(days=6)) == ["judicial_apply_7d"]
+        assert await remind(due - timedelta(days=5)) == ["judicial_apply_7d"]
+        assert await remind(due + timedelta(hours=1)) == ["judicial_apply_7d", "judicial_apply_overdue"]
+        events = await probe.wait_for(lambda e: e.subject == k["med"], count=2)
+        assert sorted(e.data["kind"] for e in events) == ["judicial_apply_7d", "judicial_apply_overdue"]
     texts = [m.text for m in stack.sms(k["phones"][0]) if m.purpose == "deadline_reminder"]
     assert len(texts) == 2 and "司法确认" in texts[0]
     # once the deadline has passed the application is refused (move it into the past for the test)

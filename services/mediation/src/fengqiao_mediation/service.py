@@ -22,7 +22,9 @@ from fengqiao_events.payloads.common import SYSTEM, Actor
 from fengqiao_events.payloads.mediation import (
     AgreementGenerated,
     JudicialApplied,
+    JudicialMaterialRequested,
     JudicialRejected,
+    JudicialReminded,
     MediationBooked,
     MediationCancelled,
     MediationConfirmed,
@@ -1111,6 +1113,8 @@ async def court_callback(session: AsyncSession, deps: Deps, cb: CourtCallback) -
         if cb.decision == "more_material":
             values["material_request"] = cb.reason
             med_status = rules.MATERIAL_REQUESTED
+            await deps.outbox.add(session, JudicialMaterialRequested(
+                **_ref(med), at=cb.at, by=SYSTEM, application_id=a["id"], request=cb.reason))
         elif cb.decision == "confirmed":
             values.update(ruling_no=cb.ruling_no, decided_at=cb.at)
             med_status = rules.CONFIRMED
@@ -1173,6 +1177,9 @@ async def remind_deadlines(session_factory: async_sessionmaker, deps: Deps, now:
                 if res.first() is None:
                     continue
                 parties = await _parties(session, mediation_id)
+                med = await _load_mediation(session, mediation_id)
+                await deps.outbox.add(session, JudicialReminded(**_ref(med), at=now, by=SYSTEM, kind=kind,
+                                                                deadline=apply_by))
             local = apply_by.astimezone(deps.tz).strftime("%Y年%m月%d日")
             text = (f"【枫桥调解】调解协议申请司法确认的期限为{local}，请尽快办理。" if kind != "judicial_apply_overdue"
                     else f"【枫桥调解】调解协议申请司法确认的期限（{local}）已过。")

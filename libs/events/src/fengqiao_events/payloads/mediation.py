@@ -72,6 +72,20 @@ class JudicialApplied(MediationRef):
     deadline: datetime | None = None
 
 
+@register("judicial.material-requested", key="mediation_id", owner="mediation",
+          description="The court asked for more material before deciding on judicial confirmation.")
+class JudicialMaterialRequested(MediationRef):
+    application_id: str
+    request: str | None = None
+
+
+@register("judicial.reminded", key="mediation_id", owner="mediation",
+          description="The parties were reminded of the deadline to apply for judicial confirmation.")
+class JudicialReminded(MediationRef):
+    kind: str = Field(description="judicial_apply_<n>d (n days before) or judicial_apply_overdue")
+    deadline: datetime
+
+
 @register("judicial.rejected", key="mediation_id", owner="mediation",
           description="The court rejected the application for judicial confirmation.")
 class JudicialRejected(MediationRef):
