@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-
 from fengqiao_analytics.config import Settings
 from fengqiao_analytics.main import create_app
 from fengqiao_devstack.broker import TansuBroker

@@ -18,7 +18,7 @@ from fengqiao_common.jurisdiction import Jurisdiction
 from fengqiao_events import Envelope, Outbox
 from fengqiao_events.payloads.analytics import WeakSignalFlagged, WeakSignalTriaged
 from fengqiao_events.payloads.common import Actor
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,9 +52,8 @@ MEDIATION_TOPICS = frozenset({
     "judicial.applied", "judicial.rejected", "mediation.confirmed", "mediation.failed", "mediation.referred",
 })
 TICKER_TOPICS = frozenset({
-    "grid.event.reported", "order.dispatched", "department.checked-in", "order.resolved", "order.returned",
-    "order.escalated", "deadline.missed", "case.resolved", "case.closed", "case.reopened", "mediation.booked",
-    "mediation.confirmed", "weak-signal.reported", "weak-signal.flagged",
+    "grid.event.reported", "order.escalated", "case.resolved", "case.closed", "case.reopened", "mediation.confirmed",
+    "weak-signal.reported", "weak-signal.flagged",
 })
 TICKER_KEEP = 500
 
@@ -89,13 +88,57 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 # --- counters ---------------------------------------------------------------------------------------------
-async def add_to_counters(session: AsyncSession, deltas: dict[tuple[str, str], int]) -> None:
-    if not deltas:
-        return
-    rows = [{"dim": d, "key": k, "value": v} for (d, k), v in sorted(deltas.items())]
+def _upsert_counters(deltas: dict[tuple[str, str], int]):
+    rows = [{"dim": d, "key": k, "value": v} for (d, k), v in sorted(deltas.items()) if v]
+    if not rows:
+        return None
     stmt = pg_insert(counters).values(rows)
-    stmt = stmt.on_conflict_do_update(index_elements=["dim", "key"], set_={"value": counters.c.value + stmt.excluded.value})
-    await session.execute(stmt)
+    return stmt.on_conflict_do_update(index_elements=["dim", "key"],
+                                      set_={"value": counters.c.value + stmt.excluded.value})
+
+
+async def add_to_counters(session: AsyncSession, deltas: dict[tuple[str, str], int]) -> None:
+    """Apply counter deltas now (one statement, rows in key order)."""
+    stmt = _upsert_counters(deltas)
+    if stmt is not None:
+        await session.execute(stmt)
+
+
+_PENDING = "fq_analytics_counter_deltas"
+
+
+def _flush_pending(sync_session) -> None:
+    if sync_session.in_nested_transaction():
+        return  # a savepoint is being released: wait for the real commit
+    pending: Counter = sync_session.info.pop(_PENDING, None) or Counter()
+    stmt = _upsert_counters(dict(pending))
+    if stmt is not None:
+        sync_session.execute(stmt)
+
+
+class Deltas:
+    """Counter deltas of one handler. They join the transaction's pending deltas only when the handler
+    finishes (a failed handler's savepoint rolls back and its deltas are dropped), and all pending deltas
+    are written in one statement just before the consumer's transaction commits."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+        self.counter: Counter = Counter()
+
+    def add(self, deltas: dict[tuple[str, str], int]) -> None:
+        self.counter.update(deltas)
+
+    def stage(self) -> None:
+        if not self.counter:
+            return
+        info = self.session.sync_session.info
+        if _PENDING not in info:
+            info[_PENDING] = Counter()
+            if not info.get("fq_analytics_hooked"):
+                info["fq_analytics_hooked"] = True
+                event.listen(self.session.sync_session, "before_commit", _flush_pending)
+        info[_PENDING].update(self.counter)
+        self.counter = Counter()
 
 
 # --- cases and orders -------------------------------------------------------------------------------------
@@ -117,18 +160,18 @@ def _changed(old: dict, new: dict, columns) -> dict:
     return {c.name: new[c.name] for c in columns if c.name in new and new[c.name] != old.get(c.name)}
 
 
-async def _save_case(ctx: Ctx, session: AsyncSession, old: dict, new: dict) -> None:
+async def _save_case(ctx: Ctx, session: AsyncSession, old: dict, new: dict, deltas: Deltas) -> None:
     values = _changed(old, new, cases.c)
     if values:
         await session.execute(update(cases).where(cases.c.case_id == old["case_id"]).values(**values))
-    await add_to_counters(session, rm.diff(rm.case_contributions(old, ctx.tz), rm.case_contributions(new, ctx.tz)))
+    deltas.add(rm.diff(rm.case_contributions(old, ctx.tz), rm.case_contributions(new, ctx.tz)))
 
 
-async def _save_order(session: AsyncSession, old: dict, new: dict) -> None:
+async def _save_order(session: AsyncSession, old: dict, new: dict, deltas: Deltas) -> None:
     values = _changed(old, new, orders.c)
     if values:
         await session.execute(update(orders).where(orders.c.order_id == old["order_id"]).values(**values))
-    await add_to_counters(session, rm.diff(rm.order_contributions(old), rm.order_contributions(new)))
+    deltas.add(rm.diff(rm.order_contributions(old), rm.order_contributions(new)))
 
 
 async def _ticker(session: AsyncSession, topic: str, at: datetime, *, case_no=None, grid=None, category=None,
@@ -143,11 +186,12 @@ async def _ticker(session: AsyncSession, topic: str, at: datetime, *, case_no=No
 
 async def handle_case_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
     topic = env.topic
+    deltas = Deltas(session)
     old = await _lock_case(session, p.case_id)
     if topic == "grid.event.reported":
         p = p.model_copy(update={"reported_at": _aware(p.reported_at)})
     new = rm.apply_case_event(old, topic, p)
-    await _save_case(ctx, session, old, new)
+    await _save_case(ctx, session, old, new, deltas)
     await evaluate_case_rules(ctx, session, new)
     if topic == "grid.event.reported":
         await evaluate_report_rules(ctx, session, new)
@@ -155,39 +199,50 @@ async def handle_case_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: A
     if topic in TICKER_TOPICS:
         await _ticker(session, topic, _aware(getattr(p, "reported_at", None) or p.at), case_no=new["case_no"],
                       grid=new["grid"], category=new["category"], grade=new["grade"])
+    deltas.stage()
+
+
+def _case_relevant(o: dict) -> tuple:
+    """The part of an order that a case's aggregates depend on."""
+    return (o.get("dispatched"), o.get("status") == "returned",
+            bool(o.get("missed_stages")) and o.get("status") in rm.ORDER_OPEN)
 
 
 async def handle_order_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
     topic = env.topic
-    case_old = await _lock_case(session, p.case_id)  # always lock the case before its orders
+    deltas = Deltas(session)
     o_old = await _lock_order(session, p.order_id, p.case_id, p.department)
     o_new = rm.apply_order_event(o_old, topic, p)
-    await _save_order(session, o_old, o_new)
-    rows = (await session.execute(
-        select(orders.c.department, orders.c.dispatched, orders.c.status, orders.c.missed_stages)
-        .where(orders.c.case_id == p.case_id)
-    )).mappings().all()
-    depts, overdue = rm.case_aggregates_from_orders([dict(r) for r in rows])
-    case_new = rm.apply_case_event(case_old, topic, p)
-    case_new.update(departments=depts, overdue_orders=overdue)
-    case_new["status"] = rm.case_status(case_new)
-    await _save_case(ctx, session, case_old, case_new)
-    if topic in ("order.returned", "order.escalated"):
-        await evaluate_case_rules(ctx, session, case_new)
+    await _save_order(session, o_old, o_new, deltas)
+    case_new = None
+    if topic in ("order.returned", "order.escalated") or _case_relevant(o_old) != _case_relevant(o_new):
+        case_old = await _lock_case(session, p.case_id)
+        rows = (await session.execute(
+            select(orders.c.department, orders.c.dispatched, orders.c.status, orders.c.missed_stages)
+            .where(orders.c.case_id == p.case_id)
+        )).mappings().all()
+        depts, overdue = rm.case_aggregates_from_orders([dict(r) for r in rows])
+        case_new = rm.apply_case_event(case_old, topic, p)
+        case_new.update(departments=depts, overdue_orders=overdue)
+        case_new["status"] = rm.case_status(case_new)
+        await _save_case(ctx, session, case_old, case_new, deltas)
+        if topic in ("order.returned", "order.escalated"):
+            await evaluate_case_rules(ctx, session, case_new)
     if topic in TICKER_TOPICS:
-        await _ticker(session, topic, _aware(p.at), case_no=case_new["case_no"] or o_new["case_no"],
-                      grid=case_new["grid"] or o_new["grid"], category=case_new["category"] or o_new["category"],
-                      grade=case_new["grade"] or o_new["grade"], department=o_new["department"])
+        await _ticker(session, topic, _aware(p.at), case_no=o_new["case_no"], grid=o_new["grid"],
+                      category=o_new["category"], grade=o_new["grade"], department=o_new["department"])
+    deltas.stage()
 
 
 async def handle_mediation_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
     topic = env.topic
-    deltas: Counter = Counter({("med", topic): 1, ("med_cat", f"{topic}|{p.category}"): 1})
+    deltas = Deltas(session)
+    deltas.add({("med", topic): 1, ("med_cat", f"{topic}|{p.category}"): 1})
     if topic == "mediation.booked" and p.mode == "home":
-        deltas[("med", "home")] += 1
-    await add_to_counters(session, dict(deltas))
+        deltas.add({("med", "home"): 1})
     if topic in TICKER_TOPICS:
         await _ticker(session, topic, _aware(p.at), category=p.category)
+    deltas.stage()
 
 
 # --- weak signals -----------------------------------------------------------------------------------------
@@ -322,6 +377,8 @@ async def evaluate_report_rules(ctx: Ctx, session: AsyncSession, c: dict) -> Non
         first = {idx: row[5], idx + 1: row[6]}
         for w in (idx, idx + 1):  # this case counts in window idx and as the baseline of idx + 1
             cur, prev = int(n[w]), int(n[w - 1])
+            if cur < t.trend_min:
+                continue  # counts only grow: below the minimum it has never been active
             s, e = bounds[w]
             await sync_rule_signal(
                 ctx, session, rule="rising_trend", subject=f"{c['community']}|{w}",
