@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
 from fengqiao_devstack.testing import SERVICES, eventually
 
@@ -74,23 +75,38 @@ async def test_service_exports_the_named_series(service, service_settings, kafka
         assert (await client.get("/healthz")).status_code == 200
         runtime = app.state.runtime
         groups = [spec.name for spec in runtime.consumer_specs]
+        poison: dict[str, tuple[TopicPartition, int]] = {}
         if groups:
             producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
             await producer.start()
             try:
                 for spec in runtime.consumer_specs:
                     topic = sorted(spec.handlers)[0]
-                    await producer.send_and_wait(topic, value=b"not a cloudevent", key=uuid.uuid4().hex.encode())
+                    md = await producer.send_and_wait(topic, value=b"not a cloudevent", key=uuid.uuid4().hex.encode())
+                    poison[spec.name] = (TopicPartition(topic, md.partition), md.offset)
             finally:
                 await producer.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+
+        async def committed() -> bool:
+            # the poison record's offset is committed, so no later test in the same group sees it again
+            for group, (tp, offset) in poison.items():
+                got = (await admin.list_consumer_group_offsets(group, partitions=[tp])).get(tp)
+                if got is None or got.offset <= offset:
+                    return False
+            return True
 
         async def scraped():
             text = (await client.get("/metrics")).text
             ok = all(has_series(text, n, "service", service) for n in PER_SERVICE) and all(
                 has_series(text, n, "consumer", g) for g in groups for n in PER_CONSUMER)
-            return text if ok else None
+            return text if ok and await committed() else None
 
-        text = await eventually(scraped, timeout=60, interval=0.3)
+        try:
+            text = await eventually(scraped, timeout=60, interval=0.3)
+        finally:
+            await admin.close()
     names = exported_names(text)
     missing = {m for m in referenced_metrics() - PENDING if not is_exported(m, names)}
     assert not missing, f"{service} does not export {sorted(missing)}"
