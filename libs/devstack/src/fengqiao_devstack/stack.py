@@ -50,6 +50,7 @@ class ServiceDef:
     prefix: str
     database: bool = True
     package: str = ""
+    ready_path: str = "/readyz"
 
     def __post_init__(self):
         self.package = self.package or self.factory.split(".")[0]
@@ -62,7 +63,7 @@ def default_services(base_port: int = 8000) -> list[ServiceDef]:
         ServiceDef("mediation", "fengqiao_mediation.main:create_app", base_port + 3, "MEDIATION_"),
         ServiceDef("analytics", "fengqiao_analytics.main:create_app", base_port + 4, "ANALYTICS_"),
         ServiceDef("court", "fengqiao_mediation.court_simulator:create_app", base_port + 5, "COURT_",
-                   database=False),
+                   database=False, ready_path="/healthz"),
         ServiceDef("gateway", "fengqiao_gateway.main:create_app", base_port, "GATEWAY_"),
     ]
 
@@ -250,7 +251,7 @@ class Stack:
                     if proc.poll() is not None:
                         raise RuntimeError(f"{svc.name} exited with {proc.returncode}:\n{self.log_tail(svc.name)}")
                     try:
-                        if client.get(f"{self.url(svc.name)}/readyz").status_code == 200:
+                        if client.get(f"{self.url(svc.name)}{svc.ready_path}").status_code == 200:
                             pending.remove(svc)
                     except httpx.HTTPError:
                         pass
