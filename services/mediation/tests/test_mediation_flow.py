@@ -48,7 +48,7 @@ async def test_referral_to_judicial_confirmation(stack):
     mid = m["id"]
     case_id = str(uuid.uuid4())
     topics = ["mediation.booked", "session.sealed", "agreement.generated", "judicial.applied",
-              "judicial.material-requested", "mediation.confirmed"]
+              "judicial-material.requested", "mediation.confirmed"]
     async with EventProbe(stack.kafka, topics) as probe:
         # 1. dispatch refers the case
         referral = MediationReferred(referral_id=str(uuid.uuid4()), case_id=case_id, case_no="WH-2026-000123",
@@ -164,7 +164,7 @@ async def test_referral_to_judicial_confirmation(stack):
         assert data["agreement_id"] == agreement["id"]
         # the other lifecycle events went out too, keyed by the mediation
         for t, n in (("mediation.booked", 2), ("session.sealed", 2), ("agreement.generated", 1),
-                     ("judicial.applied", 1), ("judicial.material-requested", 1)):
+                     ("judicial.applied", 1), ("judicial-material.requested", 1)):
             await probe.wait_for(lambda e, t=t: e.topic == t and e.subject == med_id, count=n, timeout=30)
 
     r = await c.get(f"{API}/mediations/{med_id}", headers=party_h(respondent["id"]))

@@ -72,7 +72,7 @@ class JudicialApplied(MediationRef):
     deadline: datetime | None = None
 
 
-@register("judicial.material-requested", key="mediation_id", owner="mediation",
+@register("judicial-material.requested", key="mediation_id", owner="mediation",
           description="The court asked for more material before deciding on judicial confirmation.")
 class JudicialMaterialRequested(MediationRef):
     application_id: str
