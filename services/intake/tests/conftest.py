@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fengqiao_devstack.testing import EventProbe, eventually
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,9 @@ async def intake_app(service_settings):
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
+        runtime = app.state.runtime
+        # partitions assigned before the first test publishes (deterministic on a busy machine)
+        await eventually(lambda: runtime.consumers and all(c.ready.is_set() for c in runtime.consumers), timeout=60)
         yield app
 
 
@@ -41,3 +45,14 @@ def runtime(intake_app):
 @pytest.fixture
 def key() -> str:
     return f"k-{uuid.uuid4().hex}"
+
+
+INTAKE_TOPICS = ["grid.event.reported", "weak-signal.reported", "case.regraded", "case.merged", "case.rated",
+                 "case.reopened"]
+
+
+@pytest.fixture(scope="session")
+async def probe(kafka_bootstrap):
+    """One probe on every topic intake publishes (tests filter by subject)."""
+    async with EventProbe(kafka_bootstrap, INTAKE_TOPICS) as p:
+        yield p

@@ -4,7 +4,7 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
-from fengqiao_devstack.testing import EventProbe, identity_headers
+from fengqiao_devstack.testing import identity_headers
 from fengqiao_intake.adapters.orm import case_counters, cases
 from intake_helpers import dispatcher, grid_event, spot, system, worker
 from sqlalchemy import func, select
@@ -15,20 +15,19 @@ async def _count(runtime) -> int:
         return (await s.execute(select(func.count()).select_from(cases))).scalar_one()
 
 
-async def test_grid_event_becomes_a_case_and_emits_grid_event_reported(client, kafka_bootstrap):
+async def test_grid_event_becomes_a_case_and_emits_grid_event_reported(client, kafka_bootstrap, probe):
     body = grid_event(category="labour", title="厂门口欠薪", description="约 30 名工人在厂门口讨薪，称公司欠薪两个月。",
                       people_involved=30, occurred_at="2026-11-28T08:30:00+08:00")
-    async with EventProbe(kafka_bootstrap, ["grid.event.reported"]) as probe:
-        r = await client.post("/api/v1/cases/grid-events", json=body, headers=worker("WH-01", sub="gw-1"))
-        assert r.status_code == 201, r.text
-        c = r.json()
-        assert re.fullmatch(r"WH-\d{8}-\d{4}", c["case_no"])
-        assert c["status"] == "reported" and c["channel"] == "grid_app"
-        assert c["grade"] == "orange"
-        assert "wage_arrears" in c["grade_reasons"] and "people_involved>=10" in c["grade_reasons"]
-        assert c["grid"] == "WH-01" and c["community"] == "C01" and c["street"] == "WH" and c["district"] == "JH"
-        assert r.headers["location"] == f"/api/v1/cases/{c['id']}"
-        [env] = await probe.wait_for(lambda e: e.subject == c["id"])
+    r = await client.post("/api/v1/cases/grid-events", json=body, headers=worker("WH-01", sub="gw-1"))
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert re.fullmatch(r"WH-\d{8}-\d{4}", c["case_no"])
+    assert c["status"] == "reported" and c["channel"] == "grid_app"
+    assert c["grade"] == "orange"
+    assert "wage_arrears" in c["grade_reasons"] and "people_involved>=10" in c["grade_reasons"]
+    assert c["grid"] == "WH-01" and c["community"] == "C01" and c["street"] == "WH" and c["district"] == "JH"
+    assert r.headers["location"] == f"/api/v1/cases/{c['id']}"
+    [env] = await probe.wait_for(lambda e: e.topic == "grid.event.reported" and e.subject == c["id"], timeout=30)
     p = env.data
     assert env.type == "cn.fengqiao.grid.event.reported"
     assert env.extensions == {"category": "labour", "grade": "orange"}
@@ -195,14 +194,13 @@ async def test_list_filters_and_grid_worker_scope(client):
     assert cid in [x["id"] for x in r.json()["items"]]
 
 
-async def test_regrade_with_reason(client, kafka_bootstrap):
+async def test_regrade_with_reason(client, kafka_bootstrap, probe):
     c = (await client.post("/api/v1/cases/grid-events", json=grid_event(), headers=worker())).json()
     assert c["grade"] == "blue"
-    async with EventProbe(kafka_bootstrap, ["case.regraded"]) as probe:
-        r = await client.post(f"/api/v1/cases/{c['id']}/regrade", json={"grade": "red", "reason": "有人扬言轻生"},
-                              headers=dispatcher(sub="d-1"))
-        assert r.status_code == 200 and r.json()["grade"] == "red"
-        [env] = await probe.wait_for(lambda e: e.subject == c["id"])
+    r = await client.post(f"/api/v1/cases/{c['id']}/regrade", json={"grade": "red", "reason": "有人扬言轻生"},
+                          headers=dispatcher(sub="d-1"))
+    assert r.status_code == 200 and r.json()["grade"] == "red"
+    [env] = await probe.wait_for(lambda e: e.topic == "case.regraded" and e.subject == c["id"], timeout=30)
     assert env.data["old_grade"] == "blue" and env.data["new_grade"] == "red" and env.data["reason"] == "有人扬言轻生"
     assert env.data["by"]["id"] == "d-1"
     r = await client.post(f"/api/v1/cases/{c['id']}/regrade", json={"grade": "red", "reason": "again"},
@@ -217,16 +215,15 @@ async def test_regrade_with_reason(client, kafka_bootstrap):
     assert [t["kind"] for t in tl] == ["case.reported", "case.regraded"]
 
 
-async def test_weak_signal_report_is_logged_not_a_case(client, kafka_bootstrap, runtime, key):
+async def test_weak_signal_report_is_logged_not_a_case(client, kafka_bootstrap, runtime, key, probe):
     before = await _count(runtime)
     body = {"grid": "WH-05", "category": "labour", "summary": "工厂停工传闻", "description": "工人议论工厂可能停工。",
             "people_involved": 4}
-    async with EventProbe(kafka_bootstrap, ["weak-signal.reported"]) as probe:
-        r = await client.post("/api/v1/weak-signal-reports", json=body,
-                              headers={**worker("WH-05", sub="gw-ws"), "Idempotency-Key": key})
-        assert r.status_code == 201, r.text
-        sid = r.json()["id"]
-        [env] = await probe.wait_for(lambda e: e.subject == sid)
+    r = await client.post("/api/v1/weak-signal-reports", json=body,
+                          headers={**worker("WH-05", sub="gw-ws"), "Idempotency-Key": key})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    [env] = await probe.wait_for(lambda e: e.subject == sid, timeout=30)
     assert env.data["grid"] == "WH-05" and env.data["community"] == "C05" and env.data["category"] == "labour"
     r2 = await client.post("/api/v1/weak-signal-reports", json=body, headers={**worker("WH-05", sub="gw-ws"), "Idempotency-Key": key})
     assert r2.status_code == 200 and r2.json()["id"] == sid

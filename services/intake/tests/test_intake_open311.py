@@ -117,7 +117,7 @@ async def test_post_request_json_and_xml_and_read_back(client, kafka_bootstrap):
         [q] = (await client.get(f"/open311/v2/requests/{srid}.json")).json()
         # the three topics may be consumed in any order: wait until every event has landed
         return q if q["status"] == "closed" and q["agency_responsible"] else None
-    req = await eventually(closed, timeout=20)
+    req = await eventually(closed, timeout=30)
     assert req["agency_responsible"] == "综合行政执法办公室"
     assert req["status_notes"].startswith("案件结案 / case closed")
     assert req["expected_datetime"] and req["updated_datetime"] >= req["requested_datetime"]

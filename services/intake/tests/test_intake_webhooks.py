@@ -87,7 +87,7 @@ async def test_status_changes_are_posted_signed_and_only_to_the_requesting_syste
 
     def got():
         return [x for x in receiver.received if x["path"] == "/gov" and json.loads(x["body"])["case_id"] == case["id"]]
-    [delivery] = await eventually(got, timeout=20)
+    [delivery] = await eventually(got, timeout=30)
     h = delivery["headers"]
     body = json.loads(delivery["body"])
     assert body["type"] == "case.status_changed" and body["status"] == "dispatched"
@@ -105,13 +105,13 @@ async def test_status_changes_are_posted_signed_and_only_to_the_requesting_syste
                                                                     department="ZFB", seq=2, officer="x",
                                                                     at=_dispatch(case, "o", 2).at),
                                                 source="/fengqiao/dispatch"))
-    await eventually(lambda: len(got()) == 2, timeout=20)
+    await eventually(lambda: len(got()) == 2, timeout=30)
     assert json.loads(got()[1]["body"])["status"] == "on_site"
 
     async def both_succeeded():
         ds = [d for d in await _deliveries(client, "gd-gov-service", hook["id"]) if d["case_id"] == case["id"]]
         return ds if len(ds) == 2 and {d["status"] for d in ds} == {"succeeded"} else None
-    mine = await eventually(both_succeeded, timeout=20)
+    mine = await eventually(both_succeeded, timeout=30)
     assert all(d["attempt_log"][0]["status_code"] == 200 for d in mine)
     # one system cannot read another's hooks
     assert (await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=system("yue-shang-tong"))).status_code == 404
@@ -140,7 +140,7 @@ async def test_failed_delivery_is_retried_with_backoff_logged_and_redeliverable(
     r = await client.post(f"/api/v1/webhooks/deliveries/{d['id']}/redeliver", headers=system())
     assert r.status_code == 200 and r.json()["status"] == "pending"
     await eventually(lambda: len([x for x in receiver.received if x["path"] == "/retry"
-                                  and case["id"] in x["body"].decode()]) == 4, timeout=20)
+                                  and case["id"] in x["body"].decode()]) == 4, timeout=30)
     r = await client.post(f"/api/v1/webhooks/deliveries/{d['id']}/redeliver", headers=system("yue-shang-tong"))
     assert r.status_code == 404
     # a destination that keeps failing ends as failed after the configured attempts (3 here)
@@ -191,7 +191,7 @@ async def test_private_address_refused_at_send_time_too(client, kafka_bootstrap,
     async def refused():
         ds = [d for d in await _deliveries(client, "yue-sheng-shi", hook["id"]) if d["case_id"] == case["id"]]
         return ds if ds and ds[0]["attempts"] >= 1 else None
-    [d] = await eventually(refused, timeout=20)
+    [d] = await eventually(refused, timeout=30)
     assert d["attempt_log"][0]["error"].startswith("refused")
     assert not [x for x in receiver.received if x["path"] == "/ssrf"]
     await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=system())
@@ -228,13 +228,13 @@ async def test_merged_case_notifies_every_requester(client, kafka_bootstrap, rec
     def bodies(path):
         return [json.loads(x["body"]) for x in receiver.received if x["path"] == path]
     # B's system hears that its case was merged, and into which case
-    [merged] = await eventually(lambda: [m for m in bodies("/merge-b") if m["case_id"] == b["id"]], timeout=20)
+    [merged] = await eventually(lambda: [m for m in bodies("/merge-b") if m["case_id"] == b["id"]], timeout=30)
     assert merged["status"] == "merged" and merged["merged_into_case_no"] == a["case_no"]
     assert merged["open311_status"] == "closed"
     # from now on, both requesters hear of the surviving case
     await publish(kafka_bootstrap, new_envelope(_dispatch(a, "o-merge", 1), source="/fengqiao/dispatch"))
     await eventually(lambda: [m for m in bodies("/merge-a") if m["case_id"] == a["id"] and m["status"] == "dispatched"]
                      and [m for m in bodies("/merge-b") if m["case_id"] == a["id"] and m["status"] == "dispatched"],
-                     timeout=20)
+                     timeout=30)
     for h, code in ((hook_a, "yue-sheng-shi"), (hook_b, "yue-shang-tong")):
         await client.delete(f"/api/v1/webhooks/{h['id']}", headers=system(code))
