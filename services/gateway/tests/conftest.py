@@ -99,7 +99,8 @@ async def make_gateway(service_settings, fake_upstreams, tmp_path):
 
     @contextlib.asynccontextmanager
     async def make(suffix: str | None = None, **overrides):
-        values = {**urls, "run_consumers": False, "demo_credentials_file": tmp_path / "demo.json", **overrides}
+        values = {**urls, "run_consumers": False, "demo_credentials_file": tmp_path / "demo.json",
+                  "password_hash_time_cost": 1, "password_hash_memory_kib": 8192, **overrides}
         settings = await service_settings(Settings, "gateway", suffix=suffix or uuid.uuid4().hex[:8], **values)
         app = create_app(settings)
         async with LifespanManager(app, startup_timeout=60), httpx.AsyncClient(

@@ -145,6 +145,12 @@ async def test_admin_users_and_audit_log(make_gateway):
             "username": "gw9", "password": "Secret-2026", "roles": ["grid_worker", "wizard"], "grids": ["WH-99"]})
         assert r.status_code == 422 and {f["field"] for f in r.json()["fields"]} == {"roles", "grids"}
 
+        from fengqiao_gateway.adapters.orm import users as users_t
+        from sqlalchemy import select
+        async with app.state.runtime.session_factory() as s:
+            stored = (await s.execute(select(users_t.c.password_hash).where(users_t.c.id == uid))).scalar()
+        assert stored.startswith("$argon2id$") and "Secret-2026" not in stored
+
         officer = await login(client, "officer.rss", "Secret-2026")
         r = await client.post("/api/v1/orders/O-1/sign", headers=bearer(officer), json={})
         assert r.json()["identity"]["department"] == "RSS"

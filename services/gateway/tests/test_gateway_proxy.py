@@ -1,24 +1,27 @@
 """Forwarding: routing table, identity, request ids, Open311 keys, page caps, errors, readiness, docs."""
 
-import pytest
 from conftest import bearer, create_user, login
 from fengqiao_common.auth import ADMIN
 
-
-@pytest.mark.parametrize(("path", "service"), [
+ROUTES = [
     ("/open311/v2/services.json", "intake"), ("/api/v1/cases/C-1/timeline", "intake"),
     ("/api/v1/catalogue", "intake"), ("/api/v1/webhooks", "intake"), ("/api/v1/attachments/a1", "intake"),
     ("/api/v1/weak-signal-reports", "intake"), ("/api/v1/orders/O-1", "dispatch"),
     ("/api/v1/dispatch/board", "dispatch"), ("/api/v1/mediation/bookings", "mediation"),
-    ("/api/v1/analytics/overview", "analytics"), ("/screen", "analytics"),
-])
-async def test_routes_reach_their_service_with_path_unchanged(make_gateway, path, service):
-    async with make_gateway(suffix="routes") as (client, _app):
-        r = await client.get(path + "?a=1&b=%E4%B8%AD")
-        assert r.status_code == 200, r.text
-        body = r.json()
-        assert (body["service"], body["path"], body["query"]) == (service, path, "a=1&b=%E4%B8%AD")
-        assert body["identity"] is None  # no credentials: forwarded anonymously, the service decides
+    ("/api/v1/analytics/overview", "analytics"), ("/screen", "analytics"), ("/screen/static/app.js", "analytics"),
+]
+
+
+async def test_routes_reach_their_service_with_path_unchanged(make_gateway):
+    async with make_gateway() as (client, _app):
+        for path, service in ROUTES:
+            r = await client.get(path + "?a=1&b=%E4%B8%AD")
+            assert r.status_code == 200, (path, r.text)
+            body = r.json()
+            assert (body["service"], body["path"], body["query"]) == (service, path, "a=1&b=%E4%B8%AD")
+            assert body["identity"] is None  # no credentials: forwarded anonymously, the service decides
+        assert (await client.get("/api/v1/casesX")).status_code == 404
+        assert (await client.get("/internal/secret")).status_code == 404
 
 
 async def test_identity_request_id_and_headers(make_gateway):
@@ -111,7 +114,10 @@ async def test_upstream_down_gives_503_and_readyz_reports_each_service(make_gate
         r = await client.get("/readyz")
         assert r.status_code == 200 and set(r.json()["checks"]) >= {"intake", "dispatch", "mediation", "analytics"}
         assert (await client.get("/healthz")).status_code == 200
-        assert "fq_http_request_duration_seconds" in (await client.get("/metrics")).text
+        metrics = (await client.get("/metrics")).text
+        assert "fq_http_request_duration_seconds" in metrics
+        assert 'fq_gateway_rejected_total{reason="upstream_unavailable"}' in metrics
+        assert "fq_gateway_upstream_duration_seconds_bucket" in metrics
 
 
 async def test_upstream_timeout_gives_504(make_gateway):

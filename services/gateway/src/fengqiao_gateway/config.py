@@ -35,7 +35,9 @@ class Settings(ServiceSettings):
     token_secret: str = DEV_TOKEN_SECRET
     access_token_ttl: int = 900  # seconds
     refresh_token_ttl: int = 7 * 24 * 3600
-    auth_cache_ttl: float = 5.0  # seconds a verified session / key is trusted without a database read
+    auth_cache_ttl: float = 5.0
+    password_hash_time_cost: int = 3  # argon2id
+    password_hash_memory_kib: int = 65536  # seconds a verified session / key is trusted without a database read
 
     # abuse limits
     max_body_bytes: int = 1_048_576

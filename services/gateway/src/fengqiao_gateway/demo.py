@@ -16,8 +16,8 @@ from fengqiao_common.auth import ADMIN, DEPARTMENT_OFFICER, DISPATCHER, GRID_WOR
 from sqlalchemy import and_, select, update
 
 from .adapters.orm import api_keys, users
-from .adapters.passwords import hash_password, verify_password
 from .domain import credentials as cred
+from .service import passwords
 
 log = structlog.get_logger("fengqiao.gateway.demo")
 
@@ -66,14 +66,15 @@ async def seed(runtime: Runtime) -> dict:
     old_pw = {u.get("username"): u.get("password") for u in old.get("users", [])}
     old_keys = {k.get("name"): k.get("key") for k in old.get("api_keys", [])}
     out_users, out_keys = [], []
+    hasher = passwords(runtime)
     async with runtime.session_factory() as session:
         for u in demo_users(runtime):
             row = (await session.execute(select(users).where(users.c.username == u["username"]))).first()
             await session.commit()
             password = old_pw.get(u["username"])
-            if row is None or not password or not await verify_password(row.password_hash, password):
+            if row is None or not password or not await hasher.verify(row.password_hash, password):
                 password = secrets.token_urlsafe(9)
-                pw_hash = await hash_password(password)
+                pw_hash = await hasher.hash(password)
                 async with session.begin():
                     if row is None:
                         await session.execute(users.insert().values(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .adapters.cache import TTLCache
 from .adapters.orm import api_keys, audit_log, sessions, users
-from .adapters.passwords import hash_password, verify_password
+from .adapters.passwords import Passwords
 from .config import Settings
 from .domain import credentials as cred
 from .domain.accounts import Account, KeyScope, check_account, check_scope
@@ -92,6 +92,7 @@ class Auth:
         self.settings: Settings = runtime.settings  # type: ignore[assignment]
         self.sessions = TTLCache(self.settings.auth_cache_ttl)
         self.keys = TTLCache(self.settings.auth_cache_ttl)
+        self.passwords = Passwords(self.settings.password_hash_time_cost, self.settings.password_hash_memory_kib)
 
     # ---- staff ---------------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class Auth:
     async def login(self, session: AsyncSession, username: str, password: str, caller: Caller) -> dict:
         async with session.begin():
             row = (await session.execute(select(users).where(users.c.username == username))).first()
-        ok = await verify_password(row.password_hash if row else None, password)
+        ok = await self.passwords.verify(row.password_hash if row else None, password)
         if not ok or row is None or row.disabled:
             async with session.begin():
                 await session.execute(audit_log.insert().values(audit_row(
@@ -218,6 +219,10 @@ def account_public(a: Account) -> dict:
 
 # ---- administration -----------------------------------------------------------------------------
 
+def passwords(runtime: Runtime) -> Passwords:
+    return runtime.state["gw"].auth.passwords
+
+
 def _codes(runtime: Runtime) -> tuple[set[str], set[str], set[str]]:
     j = runtime.jurisdiction
     return ({d.code for d in j.departments}, {g.code for g in j.grids}, {e.code for e in j.external_systems})
@@ -230,7 +235,7 @@ async def create_user(runtime: Runtime, session: AsyncSession, data: dict, actor
                          data.get("mediator_id"), data.get("party_id"), departments=departments, grid_codes=grids)
     if errs:
         raise ApiError(422, "validation_failed", "请求参数有误", "request validation failed", fields=errs)
-    pw_hash = await hash_password(data.pop("password"))
+    pw_hash = await passwords(runtime).hash(data.pop("password"))
     uid = str(uuid.uuid4())
     async with session.begin():
         exists = (await session.execute(select(users.c.id).where(users.c.username == data["username"]))).first()
@@ -250,7 +255,7 @@ async def update_user(runtime: Runtime, auth: Auth, session: AsyncSession, user_
                       actor: Principal, caller: Caller) -> dict:
     departments, grids, _ = _codes(runtime)
     password = changes.pop("password", None)
-    pw_hash = await hash_password(password) if password else None
+    pw_hash = await auth.passwords.hash(password) if password else None
     async with session.begin():
         row = (await session.execute(select(users).where(users.c.id == user_id).with_for_update())).first()
         if row is None:

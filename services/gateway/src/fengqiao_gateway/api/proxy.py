@@ -4,6 +4,7 @@ the path unchanged, stream the answer back, audit writes."""
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from starlette.background import BackgroundTask
 
 from ..adapters.upstream import UpstreamUnavailable
 from ..domain import audit, paging, routing
+from ..metrics import REJECTED, UPSTREAM_LATENCY
 from ..service import Caller, audit_row
 from .deps import bearer, client_ip, gateway, too_many
 
@@ -72,9 +74,14 @@ async def forward(request: Request) -> Response:
     if service is None:  # pragma: no cover - routes are registered per prefix
         raise ApiError(404, "not_found", "资源不存在", "not found")
     body = await request.body()
-    principal, bucket, limit = await _authenticate(request, gw, body)
+    try:
+        principal, bucket, limit = await _authenticate(request, gw, body)
+    except ApiError:
+        REJECTED.labels("unauthenticated").inc()
+        raise
     decision = await gw.limiter.hit(bucket, limit)
     if not decision.allowed:
+        REJECTED.labels("rate_limited").inc()
         raise too_many(decision)
 
     rid = request_id_var.get()
@@ -87,10 +94,13 @@ async def forward(request: Request) -> Response:
     query = paging.cap_query(_strip_api_key(request.url.query), gw.settings.page_size_cap)
 
     method = request.method
+    started = time.perf_counter()
     try:
         upstream = await gw.upstreams.send(service, method, path, query, headers, body,
                                            idempotent=method in routing.IDEMPOTENT_METHODS)
+        UPSTREAM_LATENCY.labels(service, method, str(upstream.status_code)).observe(time.perf_counter() - started)
     except UpstreamUnavailable as exc:
+        REJECTED.labels("upstream_timeout" if exc.timeout else "upstream_unavailable").inc()
         if exc.timeout:
             raise ApiError(504, "upstream_timeout", "后端服务响应超时", f"{exc.service} timed out") from exc
         raise ApiError(503, "upstream_unavailable", "后端服务暂不可用", f"{exc.service} unavailable",
