@@ -47,11 +47,23 @@ def officer(dept: str, name: str = "张警官") -> dict[str, str]:
     return who("department_officer", dept, name)
 
 
+@contextlib.asynccontextmanager
+async def shared(probe):
+    """The session's probe (it reads every dispatch topic from the session's start)."""
+    yield probe
+
+
 class Dispatch:
     """A running dispatch app with its client and clock."""
 
+    events = None  # the session's EventProbe, set by the fixture
+
     def __init__(self, app, client: httpx.AsyncClient, clock: ManualClock, settings: Settings):
         self.app, self.client, self.clock, self.settings = app, client, clock, settings
+
+    def probe(self):
+        assert self.events is not None
+        return shared(self.events)
 
     @property
     def rt(self):

@@ -4,7 +4,7 @@ mediation failed (back to the queue); and the centre rejecting a result."""
 from datetime import UTC, datetime, timedelta
 
 from dispatch_testkit import DISPATCHER, officer
-from fengqiao_devstack.testing import EventProbe, publish
+from fengqiao_devstack.testing import publish
 from fengqiao_events import new_envelope
 from fengqiao_events.payloads.case import CaseMerged, CaseReopened
 from fengqiao_events.payloads.common import Actor
@@ -59,7 +59,7 @@ async def test_reopened_case_is_routed_again_with_a_fresh_clock(dispatch, clock)
 
 async def test_merged_case_withdraws_its_orders_and_failed_mediation_requeues(dispatch, clock):
     bootstrap = dispatch.settings.kafka_bootstrap_servers
-    async with EventProbe(bootstrap, ["order.cancelled", "case.queued"]) as probe:
+    async with dispatch.probe() as probe:
         dup = await dispatch.report(category="neighbour", grade="blue")
         orders = await dispatch.orders_of(dup.case_id, 2)
         await publish(bootstrap, new_envelope(CaseMerged(case_id=dup.case_id, case_no=dup.case_no, into_case_id="x",

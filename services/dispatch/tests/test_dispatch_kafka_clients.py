@@ -56,10 +56,10 @@ async def test_dept_listen_prints_or_forwards_only_its_departments_orders(dispat
         # RSS prints JSON lines (every order topic); SFS forwards its new orders to a URL; both at once
         (code, out, err), (fcode, _fout, ferr) = await asyncio.gather(
             _cli("dept", "listen", "--department", "RSS", "--bootstrap", bootstrap, "--from-beginning",
-                 "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "3"),
+                 "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "2"),
             _cli("dept", "listen", "--department", "SFS", "--bootstrap", bootstrap, "--from-beginning",
                  "--forward", url, "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched",
-                 "--idle-timeout", "3"),
+                 "--idle-timeout", "2"),
         )
     finally:
         server.shutdown()

@@ -3,7 +3,6 @@
 import asyncio
 
 from dispatch_testkit import ADMIN, DISPATCHER, LEADER, officer, who
-from fengqiao_devstack.testing import EventProbe
 
 
 async def test_only_the_owning_department_acts_and_transitions_are_validated(dispatch, clock):
@@ -69,7 +68,7 @@ async def test_bad_input_gets_field_level_422(dispatch, clock):
 
 async def test_concurrent_sign_for_exactly_one_wins(dispatch, clock):
     c = dispatch.client
-    async with EventProbe(dispatch.settings.kafka_bootstrap_servers, ["order.signed"]) as probe:
+    async with dispatch.probe() as probe:
         p = await dispatch.report(category="family", grade="blue")
         [o] = await dispatch.orders_of(p.case_id)
         oid = o["order_id"]
@@ -80,9 +79,9 @@ async def test_concurrent_sign_for_exactly_one_wins(dispatch, clock):
         assert codes == [200] + [409] * 5, [r.text for r in results]
         winner = next(r.json() for r in results if r.status_code == 200)
         assert all(r.json()["status"] == "signed" for r in results if r.status_code == 409)
-        await probe.wait_for(lambda e: e.data.get("order_id") == oid)
+        await probe.wait_for(lambda e: e.topic == "order.signed" and e.data.get("order_id") == oid)
         await asyncio.sleep(0.5)
-        signed = [e for e in probe.envelopes() if e.data.get("order_id") == oid]
+        signed = [e for e in probe.envelopes("order.signed") if e.data.get("order_id") == oid]
     assert len(signed) == 1 and signed[0].data["officer"] == winner["signed_by"]
     case = await dispatch.case(p.case_id)
     assert [t["kind"] for t in case["timeline"]].count("order.signed") == 1
@@ -142,8 +141,7 @@ async def test_transfer_to_mediation_and_its_confirmation_close_the_case(dispatc
     from fengqiao_events.payloads.mediation import MediationConfirmed
 
     c = dispatch.client
-    async with EventProbe(dispatch.settings.kafka_bootstrap_servers,
-                          ["mediation.referred", "order.cancelled", "case.closed"]) as probe:
+    async with dispatch.probe() as probe:
         p = await dispatch.report(category="family", grade="blue")
         [o] = await dispatch.orders_of(p.case_id)
         r = await c.post(f"/api/v1/dispatch/cases/{p.case_id}/mediation", headers=DISPATCHER, json={"category": "x"})
