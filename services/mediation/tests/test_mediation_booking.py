@@ -99,6 +99,11 @@ async def test_capacity_and_conflict_of_interest(stack):
                      json={"mediation_id": first["mediation"]["id"], "mediator_id": m["id"],
                            "starts_at": at(5, 14).isoformat()})
     assert r.status_code == 201, r.text
+    # declared relations are private to admins and the mediator
+    r = await c.get(f"{API}/mediators/{m['id']}", headers=dispatcher())
+    assert r.status_code == 200 and "relations" not in r.json()
+    r = await c.get(f"{API}/mediators/{m['id']}", headers=mediator_h(m["id"]))
+    assert r.json()["relations"] == [{"name": "外海某五金厂", "relation": "曾任法律顾问"}]
     # conflict of interest with a party's organisation
     m2 = await make_mediator(c, relations=[{"name": "外海某五金厂"}])
     r = await c.post(f"{API}/bookings", headers=dispatcher(), json=walk_in(m2["id"], at(5, 9)))

@@ -1,7 +1,17 @@
 """Session records: signatures (image / one-time code), sealing, tamper detection, access, and the agreement's
 preconditions - against the real database."""
 
-from mediation_testkit import PNG, admin, at, mediator_h, open_case, party_h, seal, sign_image
+from mediation_testkit import (
+    PNG,
+    admin,
+    at,
+    identity_headers,
+    mediator_h,
+    open_case,
+    party_h,
+    seal,
+    sign_image,
+)
 from sqlalchemy import text
 
 API = "/api/v1/mediation"
@@ -76,6 +86,12 @@ async def test_one_time_code_signature(stack):
     # a used code cannot be used again
     r = await c.post(f"{API}/sessions/{k['sid']}/signatures", headers=party_h(k["b"]["id"]), json={**sig, "code": code})
     assert r.status_code == 409
+    # codes are not sent without limit
+    for _ in range(3):
+        r = await c.post(f"{API}/sessions/{k['sid']}/otp", headers=mediator_h(k["mid"]), json={"party_id": k["a"]["id"]})
+        assert r.status_code == 201
+    r = await c.post(f"{API}/sessions/{k['sid']}/otp", headers=mediator_h(k["mid"]), json={"party_id": k["a"]["id"]})
+    assert r.status_code == 429 and r.json()["error"] == "too_many_codes"
 
 
 async def test_parties_see_and_sign_only_their_own(stack):
@@ -99,6 +115,9 @@ async def test_parties_see_and_sign_only_their_own(stack):
     r = await c.post(f"{API}/sessions/{k['sid']}/signatures", headers=party_h(k["a"]["id"]),
                      json={"signer": "party", "party_id": k["a"]["id"], "method": "image", "image_base64": "bm90IGFuIGltYWdl"})
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "image_base64"
+    # a leader reads the progress, with personal data masked
+    view = (await c.get(f"{API}/mediations/{k['med']}", headers=identity_headers(roles=["leader"]))).json()
+    assert all("****" in p["phone"] for p in view["parties"])
     # phones are masked for parties
     view = (await c.get(f"{API}/mediations/{k['med']}", headers=party_h(k["a"]["id"]))).json()
     phones = {p["id"]: p["phone"] for p in view["parties"]}

@@ -6,9 +6,13 @@ from .domain.matcher import Proposal
 from .domain.schedule import Interval
 
 
-def mediator(m: dict, leaves: list[dict] | None, load: int) -> dict:
+def mediator(m: dict, leaves: list[dict] | None, load: int, private: bool = True) -> dict:
+    """``private``: the declared relations (names of people and organisations) are shown only to admins and
+    the mediator itself."""
     out = {k: m[k] for k in ("id", "name", "kind", "gender", "categories", "dialects", "capacity", "outreach",
-                             "weekly", "relations", "active")}
+                             "weekly", "active")}
+    if private:
+        out["relations"] = m["relations"]
     out["load"] = load
     if leaves is not None:
         out["leaves"] = [{k: x[k] for k in ("id", "starts_at", "ends_at", "reason")} for x in leaves]

@@ -15,7 +15,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from fengqiao_common.auth import ADMIN, DISPATCHER, EXTERNAL_SYSTEM, MEDIATOR, PARTY, Principal
+from fengqiao_common.auth import (
+    ADMIN,
+    DISPATCHER,
+    EXTERNAL_SYSTEM,
+    LEADER,
+    MEDIATOR,
+    PARTY,
+    SERVICE,
+    Principal,
+)
 from fengqiao_common.errors import ApiError, conflict, field_error, forbidden, not_found
 from fengqiao_events import Envelope
 from fengqiao_events.payloads.common import SYSTEM, Actor
@@ -63,6 +72,8 @@ from .domain.schedule import Interval, free_slots, weekly_from_json, within_avai
 log = structlog.get_logger("fengqiao.mediation")
 
 STAFF = (ADMIN, DISPATCHER)
+READ_ALL = (*STAFF, LEADER, SERVICE)  # may read every mediation (leaders see personal data masked)
+OTP_PER_TTL = 3  # one-time codes a party may be sent per record within one code lifetime
 
 
 def _now() -> datetime:
@@ -109,7 +120,11 @@ async def create_mediator(session: AsyncSession, deps: Deps, body: MediatorIn) -
     return await get_mediator(session, mid)
 
 
-async def get_mediator(session: AsyncSession, mediator_id: str) -> dict:
+def _private(p: Principal | None, mediator_id: str) -> bool:
+    return p is None or p.has(ADMIN) or (p.has(MEDIATOR) and p.mediator_id == mediator_id)
+
+
+async def get_mediator(session: AsyncSession, mediator_id: str, p: Principal | None = None) -> dict:
     async with session.begin():
         m = _row((await session.execute(select(orm.mediators).where(orm.mediators.c.id == mediator_id))).first())
         if m is None:
@@ -117,11 +132,11 @@ async def get_mediator(session: AsyncSession, mediator_id: str) -> dict:
         lv = (await session.execute(select(orm.leaves).where(orm.leaves.c.mediator_id == mediator_id)
                                     .order_by(orm.leaves.c.starts_at))).all()
         load = await _loads(session, [mediator_id])
-    return shapes.mediator(m, [_row(x) for x in lv], load.get(mediator_id, 0))
+    return shapes.mediator(m, [_row(x) for x in lv], load.get(mediator_id, 0), _private(p, mediator_id))
 
 
-async def list_mediators(session: AsyncSession, *, category: str | None, dialect: str | None, kind: str | None,
-                         active: bool | None) -> list[dict]:
+async def list_mediators(session: AsyncSession, p: Principal, *, category: str | None, dialect: str | None,
+                         kind: str | None, active: bool | None) -> list[dict]:
     q = select(orm.mediators).order_by(orm.mediators.c.id)
     if category:
         q = q.where(orm.mediators.c.categories.any_() == category)
@@ -134,7 +149,7 @@ async def list_mediators(session: AsyncSession, *, category: str | None, dialect
     async with session.begin():
         rows = [_row(r) for r in (await session.execute(q)).all()]
         loads = await _loads(session, [r["id"] for r in rows])
-    return [shapes.mediator(r, None, loads.get(r["id"], 0)) for r in rows]
+    return [shapes.mediator(r, None, loads.get(r["id"], 0), _private(p, r["id"])) for r in rows]
 
 
 def _may_manage_mediator(p: Principal, mediator_id: str) -> None:
@@ -335,7 +350,7 @@ async def _party_names(session: AsyncSession, mediation_id: str) -> list[str]:
 
 
 def _authorize_view(p: Principal, med: dict, party_ids: list[str]) -> None:
-    if p.has(*STAFF):
+    if p.has(*READ_ALL):
         return
     if p.has(MEDIATOR) and p.mediator_id and p.mediator_id == med["mediator_id"]:
         return
@@ -384,7 +399,7 @@ async def list_mediations(session: AsyncSession, p: Principal, *, case_id: str |
         q = q.where(m.case_id == case_id)
     if status:
         q = q.where(m.status == status)
-    if p.has(*STAFF):
+    if p.has(*READ_ALL):
         pass
     elif p.has(MEDIATOR) and p.mediator_id:
         q = q.where(m.mediator_id == p.mediator_id)
@@ -762,6 +777,12 @@ async def request_otp(session: AsyncSession, deps: Deps, p: Principal, session_i
             orm.signatures.c.session_id == session_id, orm.signatures.c.signer == f"party:{party_id}"))).first()
         if signed is not None:
             raise conflict("already_signed", "该当事人已签名", "this party has already signed")
+        recent = (await session.execute(select(func.count()).select_from(orm.otp_codes).where(
+            orm.otp_codes.c.session_id == session_id, orm.otp_codes.c.party_id == party_id,
+            orm.otp_codes.c.created_at > func.now() - timedelta(seconds=deps.settings.otp_ttl_seconds)))).scalar_one()
+        if recent >= OTP_PER_TTL:
+            raise ApiError(429, "too_many_codes", "验证码发送过于频繁，请稍后再试",
+                           "too many codes sent; use the last one or try again later")
         code = f"{secrets.randbelow(10**6):06d}"
         oid = _id()
         expires = _now() + timedelta(seconds=deps.settings.otp_ttl_seconds)

@@ -11,6 +11,7 @@ from fengqiao_common.auth import (
     LEADER,
     MEDIATOR,
     CurrentPrincipal,
+    Principal,
     require_roles,
 )
 from fengqiao_common.db import Session
@@ -22,12 +23,14 @@ from .schemas import AvailabilityIn, LeaveIn, MediatorIn, MediatorPatch, check_t
 
 router = APIRouter(prefix=f"{PREFIX}/mediators", tags=["mediators"])
 READERS = require_roles(DISPATCHER, MEDIATOR, EXTERNAL_SYSTEM, LEADER)
+Reader = Annotated[Principal, READERS]
 
 
-@router.get("", operation_id="mediation_list_mediators", dependencies=[READERS])
-async def list_mediators(session: Session, category: Code = None, dialect: Code = None,
+@router.get("", operation_id="mediation_list_mediators")
+async def list_mediators(session: Session, principal: Reader, category: Code = None, dialect: Code = None,
                          kind: Code = None, active: bool | None = None):
-    return await service.list_mediators(session, category=category, dialect=dialect, kind=kind, active=active)
+    return await service.list_mediators(session, principal, category=category, dialect=dialect, kind=kind,
+                                        active=active)
 
 
 @router.post("", status_code=201, operation_id="mediation_create_mediator", dependencies=[require_roles(ADMIN)])
@@ -35,9 +38,9 @@ async def create_mediator(body: MediatorIn, session: Session, deps: MediationDep
     return await service.create_mediator(session, deps, body)
 
 
-@router.get("/{mediator_id}", operation_id="mediation_get_mediator", dependencies=[READERS])
-async def get_mediator(mediator_id: Ident, session: Session):
-    return await service.get_mediator(session, mediator_id)
+@router.get("/{mediator_id}", operation_id="mediation_get_mediator")
+async def get_mediator(mediator_id: Ident, session: Session, principal: Reader):
+    return await service.get_mediator(session, mediator_id, principal)
 
 
 @router.patch("/{mediator_id}", operation_id="mediation_patch_mediator", dependencies=[require_roles(ADMIN)])
