@@ -59,6 +59,8 @@ async def test_type_checked_by_content_not_by_name_and_size_limited(client):
     assert r.json()["fields"][0]["field"] == "file" and r.json()["message_zh"]
     r = await _upload(client, h, "evil.png", b"MZ\x90\x00" + b"\x00" * 100)  # a Windows executable
     assert r.status_code == 415
+    r = await _upload(client, h, "odd\x00\x07name.png", PNG)
+    assert r.status_code == 201 and "\x00" not in r.json()["filename"]
     r = await _upload(client, h, "empty.png", b"")
     assert r.status_code == 422
     big = PNG + b"\x00" * 300_000  # over the 200 kB limit of the test settings

@@ -262,3 +262,20 @@ async def test_csv_export_masks_personal_data(client):
     full = (await client.get("/api/v1/cases/export.csv", headers=dispatcher(), params={"grid": "WH-44"})).text
     assert "13611112222" in full
     assert (await client.get("/api/v1/cases/export.csv")).status_code == 401
+
+
+async def test_hostile_input_gives_4xx_never_500(client):
+    h = dispatcher()
+    for body in (grid_event(description="a\x00b"), grid_event(parties="x"), grid_event(location=[]),
+                 grid_event(attachments=[1]), grid_event(title="t\x00"), grid_event(occurred_at="abc"),
+                 grid_event(parties=[{"name": "x\x00"}])):
+        r = await client.post("/api/v1/cases/grid-events", json=body, headers=h)
+        assert r.status_code == 422, r.text
+    for path in ("/api/v1/cases/%00", "/api/v1/cases?grid=%00", "/api/v1/attachments/a%00b",
+                 "/open311/v2/requests.json?service_code=%00", "/api/v1/cases/" + "x" * 5000):
+        r = await client.get(path, headers=h)
+        assert r.status_code in (400, 404), (path, r.status_code, r.text)
+    r = await client.post("/open311/v2/requests.json", headers=system("gd-gov-service"),
+                          data={"service_code": "urban", "lat": "22.5", "long": "113.1", "description": "x",
+                                "first_name": "a\x00"})
+    assert r.status_code == 400 and r.json()[0]["code"] == 400

@@ -1,4 +1,5 @@
-"""Refuse oversized request bodies before they are read whole (Content-Length, then counted)."""
+"""Refuse oversized request bodies before they are read whole (Content-Length, then counted), and
+requests whose path or query carries NUL characters (PostgreSQL text cannot store them)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ class BodyLimitMiddleware:
         return self.default_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]
+                                        or b"%00" in scope.get("raw_path", b"")):
+            body = json.dumps({"error": "bad_request", "message": "请求包含空字符 / the request contains NUL characters",
+                               "message_zh": "请求包含空字符", "message_en": "the request contains NUL characters",
+                               "fields": []}, ensure_ascii=False).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return

@@ -22,8 +22,19 @@ def valid_id_card(value: str) -> bool:
     return _ID_CHECK[total % 11] == value[17]
 
 
+def _no_nul(v):
+    if isinstance(v, str) and "\x00" in v:
+        raise ValueError("不允许包含空字符 / NUL characters are not allowed")
+    if isinstance(v, list):
+        for item in v:
+            _no_nul(item)
+    return v
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _nul = field_validator("*", mode="after")(classmethod(lambda cls, v: _no_nul(v)))
 
 
 class PartyIn(_In):

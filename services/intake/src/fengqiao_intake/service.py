@@ -571,6 +571,7 @@ async def _attachment_by_id(session: AsyncSession, attachment_id: str) -> dict:
 
 async def store_attachment(session: AsyncSession, d: Deps, principal: Principal, filename: str | None,
                            data: bytes, key: str | None = None) -> tuple[dict, bool]:
+    filename = "".join(ch for ch in (filename or "") if ch.isprintable())[:200] or None
     request_hash = hashlib.sha256(data + b"\0" + (filename or "").encode()).hexdigest()
     existing = await _idem_lookup(session, principal.sub, "attachment", key, request_hash)
     if existing:

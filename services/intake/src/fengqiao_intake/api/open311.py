@@ -164,6 +164,8 @@ async def post_request(fmt: str, request: Request, session: Session, d: AppDeps)
         if principal is None or not principal.has(EXTERNAL_SYSTEM):
             raise Open311Error(403, "api_key is missing or invalid / 接口密钥无效")
         form = await request.form()
+        if any(isinstance(v, str) and "\x00" in v for _k, v in form.multi_items()):
+            raise Open311Error(400, "NUL characters are not allowed / 不允许包含空字符")
         case_in, media_url = _parse_post(form, d)
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
