@@ -48,7 +48,7 @@ class SimulatorSettings(BaseSettings):
         "api_key", "COURT_API_KEY", "MEDIATION_COURT_API_KEY"))
     callback_secret: str = Field(DEV_COURT_SECRET, validation_alias=AliasChoices(
         "callback_secret", "COURT_CALLBACK_SECRET", "MEDIATION_COURT_CALLBACK_SECRET"))
-    mediation_base_url: str | None = None  # callbacks go here when an application names no callback_url
+    mediation_base_url: str | None = None  # if set, callbacks go here (else to the application's callback_url)
     admin_token: str = "dev-only-court-admin-token"
     auto_decide_after: float | None = 5.0  # seconds; None (or <0): decide only by the admin call
     auto_decisions: list[Decision] = ["confirmed"]
@@ -201,9 +201,9 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             raise HTTPException(422, "agreement.pdf_base64 is not base64") from None
         if hashlib.sha256(pdf).hexdigest() != body.agreement.sha256 or not pdf.startswith(b"%PDF"):
             raise HTTPException(422, "agreement PDF does not match its sha256")
-        callback_url = body.callback_url or (
-            f"{settings.mediation_base_url.rstrip('/')}/api/v1/mediation/court/callback"
-            if settings.mediation_base_url else None)
+        # like a real court, a configured callback target (COURT_MEDIATION_BASE_URL) wins over the one sent
+        callback_url = (f"{settings.mediation_base_url.rstrip('/')}/api/v1/mediation/court/callback"
+                        if settings.mediation_base_url else body.callback_url)
         if not callback_url:
             raise HTTPException(422, "callback_url is required")
         ref = f"SQ-{uuid.uuid4().hex[:10].upper()}"
