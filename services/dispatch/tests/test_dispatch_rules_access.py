@@ -159,3 +159,36 @@ async def test_transfer_to_mediation_and_its_confirmation_close_the_case(dispatc
         await publish(dispatch.settings.kafka_bootstrap_servers, new_envelope(confirmed, source="/fengqiao/mediation"))
         await dispatch.wait_case(p.case_id, lambda x: x["status"] == "closed")
         await probe.wait_for(lambda e: e.type == "cn.fengqiao.case.closed" and e.subject == p.case_id)
+
+
+async def test_hostile_input_is_a_4xx_never_a_500(dispatch, clock):
+    c = dispatch.client
+    p = await dispatch.report(category="family", grade="blue")
+    [o] = await dispatch.orders_of(p.case_id)
+    oid, h = o["order_id"], officer("SFS")
+    await c.post(f"/api/v1/orders/{oid}/sign-for", headers=h)
+    calls = [
+        ("post", f"/api/v1/orders/{oid}/return", h, {"reason": "含\x00空字符"}),
+        ("post", f"/api/v1/orders/{oid}/check-in", h, {"location": {"address": "\x00"}}),
+        ("post", f"/api/v1/orders/{oid}/check-in", h, {"location": {"lat": "NaN", "lon": 1}}),
+        ("post", f"/api/v1/orders/{oid}/progress", h, {"note": "ok", "attachments": ["x" * 600]}),
+        ("post", "/api/v1/orders/a%00b/sign-for", h, {}),
+        ("get", "/api/v1/orders", h, {"status": "nonsense"}),
+        ("get", "/api/v1/orders", h, {"case_id": "a\x00b"}),
+        ("get", "/api/v1/orders", h, {"offset": 10**20}),
+        ("get", "/api/v1/dispatch/rules/default-family", DISPATCHER, {"version": 2**40}),
+        ("get", "/api/v1/dispatch/cases/a%00b", DISPATCHER, None),
+        ("post", "/api/v1/dispatch/rules", ADMIN, {"name": "\x00", "domain": "labour", "lead": "RSS"}),
+        ("post", "/api/v1/dispatch/rules", ADMIN, {"name": "x", "domain": "labour", "lead": "RSS", "areas": ["a" * 100]}),
+        ("put", "/api/v1/dispatch/rules/nope-rule", ADMIN, {"name": "x", "domain": "labour", "lead": "RSS"}),
+        ("post", f"/api/v1/dispatch/cases/{p.case_id}/orders", DISPATCHER, {"lead": "PCS"}),
+    ]
+    for method, url, headers, payload in calls:
+        if method == "get":
+            r = await c.get(url, headers=headers, params=payload)
+        else:
+            r = await c.request(method.upper(), url, headers=headers, json=payload)
+        assert 400 <= r.status_code < 500, (method, url, payload, r.status_code, r.text)
+        assert r.json()["message_zh"] and r.json()["message_en"]
+    r = await c.get(f"/api/v1/orders/{oid}", headers=h)
+    assert r.json()["status"] == "signed"

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fengqiao_events.payloads.common import Location
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..domain.rules import reject_nul
+
+Ref = Annotated[str, Field(min_length=1, max_length=500)]
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 def _not_blank(v: str) -> str:
@@ -38,14 +50,14 @@ class CheckIn(_Body):
 
 class Progress(_Body):
     note: str = Field(min_length=1, max_length=4000)
-    attachments: list[str] = Field(default_factory=list, max_length=20)
+    attachments: list[Ref] = Field(default_factory=list, max_length=20, description="attachment ids or URLs")
 
     _nb = field_validator("note")(_not_blank)
 
 
 class Resolve(_Body):
     result: str = Field(min_length=1, max_length=4000)
-    evidence: list[str] = Field(default_factory=list, max_length=20)
+    evidence: list[Ref] = Field(default_factory=list, max_length=20, description="attachment ids or URLs")
 
     _nb = field_validator("result")(_not_blank)
 

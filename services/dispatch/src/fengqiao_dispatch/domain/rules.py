@@ -8,12 +8,26 @@ A rule names a lead department (首接负责) and assisting departments. Rules a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fengqiao_common.jurisdiction import Jurisdiction
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Grade = Literal["red", "orange", "yellow", "blue"]
+
+
+def reject_nul(data: Any) -> Any:
+    """Text with a NUL character cannot be stored (PostgreSQL text): refuse it as bad input."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise ValueError("文本中含有不允许的空字符 / text contains a NUL character")
+    elif isinstance(data, dict):
+        for v in data.values():
+            reject_nul(v)
+    elif isinstance(data, list | tuple):
+        for v in data:
+            reject_nul(v)
+    return data
 
 
 class RuleBody(BaseModel):
@@ -23,8 +37,14 @@ class RuleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
+
     domain: str = Field(min_length=1, max_length=64)
-    areas: list[str] = Field(default_factory=list, max_length=200,
+    areas: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=200,
                              description="grid or community codes; empty: the whole street")
     grades: list[Grade] = Field(default_factory=list, max_length=4)
     min_people: int | None = Field(None, ge=1, le=100000)
