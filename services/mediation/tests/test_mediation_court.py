@@ -113,6 +113,7 @@ async def test_simulator_decides_automatically_by_callback(stack):
     k = await agreed_case(stack)
     port = free_port()
     sim = create_court(SimulatorSettings(auto_decide_after=0.2, auto_decisions=["more_material", "confirmed"],
+                                         mediation_base_url=stack.url,
                                          callback_backoff=0.1))
     deps = stack.deps
     real = deps.court
