@@ -69,7 +69,7 @@ async def test_service_exports_the_named_series(service, service_settings, kafka
     cfg = importlib.import_module(f"fengqiao_{service}.config")
     settings = await service_settings(cfg.Settings, service, suffix="metrics")
     app = mod.create_app(settings)
-    async with LifespanManager(app, startup_timeout=60), httpx.AsyncClient(
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://svc"
     ) as client:
         assert (await client.get("/healthz")).status_code == 200
