@@ -491,11 +491,36 @@
         ${td(t("action"), esc(a.action))}${td(t("object"), esc(`${a.object_type || ""} ${a.object_id || ""}`))}${td(t("status"), esc(a.status ?? ""))}${td(t("ip"), esc(a.ip || ""))}</tr>`));
     } else if (tab === "rules") {
       const rs = await api("GET", "/api/v1/dispatch/rules");
-      body.innerHTML = table([t("name"), t("category"), t("lead"), t("assist")], rs.map((r) => {
-        const b = r.body || r;
-        return `<tr>${td(t("name"), esc(b.name || r.rule_id))}${td(t("category"), esc(domainName(b.domain || "")))}
-          ${td(t("lead"), esc(deptName(b.lead)))}${td(t("assist"), esc((b.assist || []).map(deptName).join("、")))}</tr>`;
-      }));
+      const depts = cat.departments.filter((d) => d.role !== "centre");
+      const opts = (items) => items.map((d) => `<option value="${esc(d.code)}">${esc(d.name)}</option>`).join("");
+      body.innerHTML = `<form class="stack card" id="rule-form"><div class="row">
+        <div><label>${esc(t("name"))}</label><input name="name" required></div>
+        <div><label>${esc(t("category"))}</label><select name="domain">${opts(cat.domains)}</select></div>
+        <div><label>${esc(t("lead"))}</label><select name="lead">${opts(depts)}</select></div>
+        <div><label>${esc(t("assist"))}</label><select name="assist" multiple>${opts(depts)}</select></div>
+        <div><label>${esc(t("grade"))}</label><select name="grades" multiple>${cat.grades.map((g) => `<option value="${esc(g.code)}">${esc(g.name)}</option>`).join("")}</select></div>
+        <div><label>${esc(t("keywords"))}</label><input name="keywords" placeholder="欠薪,讨薪"></div>
+        <div><label>${esc(t("priority"))}</label><input name="priority" type="number" min="0" value="10"></div></div>
+        <p><button class="primary" type="submit">${esc(t("create"))}</button></p></form>` +
+        table([t("name"), t("category"), t("lead"), t("assist"), t("priority"), t("actions")], rs.map((r) => `<tr data-rule="${esc(r.rule_id)}">
+          ${td(t("name"), esc(r.name || r.rule_id))}${td(t("category"), esc(domainName(r.domain || "")))}
+          ${td(t("lead"), esc(deptName(r.lead)))}${td(t("assist"), esc((r.assist || []).map(deptName).join("、")))}
+          ${td(t("priority"), esc(r.priority ?? ""))}${td(t("actions"), `<button class="danger" data-retire>${esc(t("retire"))}</button>`)}</tr>`));
+      const f = $("#rule-form");
+      f.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        busy(f.querySelector("button"), async () => {
+          const many = (sel) => [...sel.selectedOptions].map((o) => o.value);
+          await api("POST", "/api/v1/dispatch/rules", {name: f.name.value.trim(), domain: f.domain.value, lead: f.lead.value,
+            assist: many(f.assist).filter((c) => c !== f.lead.value), grades: many(f.grades),
+            keywords_any: f.keywords.value.split(/[,，\s]+/).filter(Boolean), priority: Number(f.priority.value || 0),
+            match: many(f.grades).length && f.keywords.value.trim() ? "any" : "all"});
+          flash(t("saved")); route();
+        });
+      });
+      body.querySelectorAll("[data-retire]").forEach((b) => b.addEventListener("click", () => busy(b, async () => {
+        await api("DELETE", `/api/v1/dispatch/rules/${encodeURIComponent(b.closest("tr").dataset.rule)}`); route();
+      })));
     } else {
       body.innerHTML = `<div class="card"><h2>${esc(t("category"))}</h2>${table(["code", t("name"), t("lead")], cat.domains.map((d) =>
         `<tr>${td("code", esc(d.code))}${td(t("name"), esc(d.name))}${td(t("lead"), esc(deptName(d.lead)))}</tr>`))}

@@ -24,7 +24,7 @@ window.FQ_I18N = {
     forbidden: "当前角色无权访问此页面", saved: "已保存", done: "操作成功", required: "必填",
     screenIntro: "综治“智慧大脑”大屏：全街道案件总量、今日受理、分级分类与网格分布，实时刷新。",
     refresh: "刷新", orderNo: "工单号", caseLink: "案件", back: "返回", dueBy: "时限", rating: "满意度",
-    bookings: "预约", signMediator: "调解员签名", sendCode: "获取验证码", code: "验证码", confirmSign: "确认签名", codeSent: "验证码已发送", windowFrom: "可约时段起", windowTo: "可约时段止", attachments: "附件", sessionExpired: "登录已过期，请重新登录",
+    bookings: "预约", keywords: "关键词（任一）", priority: "优先级", retire: "停用规则", signMediator: "调解员签名", sendCode: "获取验证码", code: "验证码", confirmSign: "确认签名", codeSent: "验证码已发送", windowFrom: "可约时段起", windowTo: "可约时段止", attachments: "附件", sessionExpired: "登录已过期，请重新登录",
   },
   en: {
     brand: "Fengqiao · Governance console", loading: "Loading…", logout: "Log out", login: "Log in",
@@ -53,6 +53,6 @@ window.FQ_I18N = {
     ip: "From", forbidden: "Your role may not open this page", saved: "Saved", done: "Done", required: "required",
     screenIntro: "The 'smart brain' big screen: all cases, today's intake, grades and categories across the grids, live.",
     refresh: "Refresh", orderNo: "Order", caseLink: "Case", back: "Back", dueBy: "Due", rating: "Satisfaction",
-    bookings: "Bookings", signMediator: "Sign as mediator", sendCode: "Send code", code: "Code", confirmSign: "Confirm and sign", codeSent: "Code sent", windowFrom: "Available from", windowTo: "Available until", attachments: "Attachments", sessionExpired: "Your session expired, please log in again",
+    bookings: "Bookings", keywords: "Keywords (any)", priority: "Priority", retire: "Retire", signMediator: "Sign as mediator", sendCode: "Send code", code: "Code", confirmSign: "Confirm and sign", codeSent: "Code sent", windowFrom: "Available from", windowTo: "Available until", attachments: "Attachments", sessionExpired: "Your session expired, please log in again",
   },
 };
