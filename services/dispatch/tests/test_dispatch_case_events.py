@@ -82,3 +82,19 @@ async def test_merged_case_withdraws_its_orders_and_failed_mediation_requeues(di
         await publish(bootstrap, new_envelope(failed, source="/fengqiao/mediation"))
         await dispatch.wait_case(p.case_id, lambda c: c["status"] == "queued")
         await probe.wait_for(lambda e: e.topic == "case.queued" and e.subject == p.case_id)
+
+
+async def test_a_returned_assisting_order_does_not_block_the_lead(dispatch, clock):
+    p = await dispatch.report(category="urban", grade="blue", grid="WH-40", community="C07")
+    orders = await dispatch.orders_of(p.case_id, 2)
+    lead = next(o for o in orders if o["role"] == "lead")
+    assist = next(o for o in orders if o["role"] == "assist")
+    r = await dispatch.client.post(f"/api/v1/orders/{assist['order_id']}/return", headers=officer(assist["department"]),
+                                   json={"reason": "无需协办"})
+    assert r.status_code == 200
+    assert (await dispatch.case(p.case_id))["status"] == "queued"
+    await _close(dispatch, lead)
+    case = await dispatch.case(p.case_id)
+    assert case["status"] == "closed"
+    r = await dispatch.client.get("/api/v1/dispatch/queue", headers=DISPATCHER)
+    assert p.case_id not in [x["case_id"] for x in r.json()]

@@ -2,10 +2,9 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from fengqiao_dispatch.adapters.orm import metadata
 from fengqiao_dispatch.config import Settings
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 async def test_migrated_schema_matches_the_table_definitions(service_settings):

@@ -486,9 +486,11 @@ async def _check_case_progress(rt, session, case: dict, now: datetime, actor: Ac
     verified every order. Runs under the case lock, so joint orders finishing at once decide once."""
     case = await repo.get_case(session, case["case_id"])
     roles = [(o["role"], o["status"]) for o in await repo.case_orders(session, case["case_id"])]
-    if case["status"] == "routed" and om.case_resolved(roles):
+    # "queued" too: a returned assisting order that the centre did not replace does not block the lead
+    if case["status"] in ("routed", "queued") and om.case_resolved(roles):
         depts = [o["department"] for o in await repo.case_orders(session, case["case_id"]) if o["status"] in om.ACTIVE]
-        await repo.update_case(session, case["case_id"], status="resolved", resolved_at=now, updated_at=now)
+        await repo.update_case(session, case["case_id"], status="resolved", resolved_at=now, queue_reason=None,
+                               updated_at=now)
         await repo.add_timeline(session, case_id=case["case_id"], kind="case.resolved", at=now,
                                 detail={"departments": depts})
         await _emit(rt, session, CaseResolved(case_id=case["case_id"], case_no=case["case_no"], at=now,
