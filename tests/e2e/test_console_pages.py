@@ -4,8 +4,10 @@ and API keys and reads the audit log; the English switch; no page throws a scrip
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import httpx
 import pytest
 from test_console_walk import ARTIFACTS, CHROMIUM, _login, _logout, _shot
 
@@ -27,8 +29,46 @@ async def test_console_mediation_and_admin_pages(stack):
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
 
-            # the dispatcher books a mediation with mediator M001
+            # a department returns an order (退单); the case waits in the dispatcher's queue; manual dispatch
+            async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+                t = (await c.post("/api/v1/auth/login", json={"username": "grid02", "password": pw["grid02"]})).json()
+                r = await c.post("/api/v1/cases/grid-events", headers={"Authorization": f"Bearer {t['access_token']}"},
+                                 json={"category": "family", "grid": t["user"]["grids"][0], "title": f"退单测试 {marker}",
+                                       "description": f"需退单重派 {marker}", "location": {"address": "外海"}})
+                assert r.status_code == 201, r.text
+                case_id = r.json()["id"]
+            await _login(page, base, "officer.sfs", pw["officer.sfs"])
+            card = page.locator(f".order[data-case='{case_id}']")
+            for _ in range(120):
+                await page.goto(f"{base}/console/#/inbox")
+                await page.wait_for_selector("h1")
+                if await card.count():
+                    break
+                await asyncio.sleep(0.5)
+            await card.locator("[name=text]").fill("不属于本所职责，请改派综治办")
+            await card.locator("[data-act='return']").click()
+            await page.wait_for_selector(f".order[data-case='{case_id}'] .status:text('已退单')")
+            await _logout(page)
             await _login(page, base, "dispatcher", pw["dispatcher"])
+            queued = page.locator(f".dispatch-form[data-case='{case_id}']")
+            for _ in range(120):
+                await page.goto(f"{base}/console/#/board/queue")
+                await page.wait_for_selector("#board-body")
+                if await queued.count():
+                    break
+                await asyncio.sleep(0.5)
+            await _shot(page, "19-dispatcher-queue")
+            await queued.locator("[name=lead]").select_option("ZZB")
+            await queued.locator("button[type=submit]").click()
+            await queued.wait_for(state="detached")
+            await page.goto(f"{base}/console/#/case/{case_id}")
+            await page.wait_for_selector("td:text('综合治理办公室 ★')")
+            for tab in ("overdue", "escalations", "verify", "recent"):
+                await page.goto(f"{base}/console/#/board/{tab}")
+                await page.wait_for_selector(f"button[data-tab='{tab}'].active")
+                await page.wait_for_selector("#board-body table, #board-body p")
+
+            # the dispatcher books a mediation with mediator M001
             await page.goto(f"{base}/console/#/mediation")
             form = page.locator("#book-form")
             await form.wait_for()

@@ -15,7 +15,7 @@ window.FQ_I18N = {
     audit: "审计日志", rules: "派单规则", catalogue: "目录", create: "新建", revoke: "吊销", roles: "角色",
     displayName: "姓名", scope: "范围", scopeType: "范围类型", name: "名称", keyOnce: "密钥仅显示一次，请妥善保存：",
     disable: "停用", enable: "启用", noData: "暂无数据", view: "查看", open: "打开大屏", mediations: "调解案件",
-    book: "预约调解", summary: "纠纷概述", applicant: "申请人", respondent: "被申请人", phone: "手机号",
+    book: "预约调解", summary: "概述", applicant: "申请人", respondent: "被申请人", phone: "手机号",
     mode: "方式", centre: "中心调解", home_visit: "上门调解", sessions: "调解记录", agreement: "调解协议",
     generateAgreement: "生成调解协议", applyCourt: "申请司法确认", court: "司法确认", recordSession: "记录调解",
     place: "地点", attendees: "参加人员（逗号分隔）", pointsAgreed: "已达成事项（每行一条）",
