@@ -252,7 +252,11 @@ async def sync_rule_signal(ctx: Ctx, session: AsyncSession, *, rule: str, subjec
                            category: str | None = None, people: int = 0) -> None:
     sid = ws.signal_id(rule, subject)
     if not active:
-        await session.execute(update(signals).where(signals.c.signal_id == sid, signals.c.active).values(active=False))
+        # the row keeps the figures of the latest evaluation, so that its content depends only on the events
+        # seen, not on their order (a triaged signal stays listed even when its condition no longer holds)
+        await session.execute(update(signals).where(signals.c.signal_id == sid).values(
+            active=False, reasons=reasons, case_ids=case_ids[:50],
+            first_at=func.coalesce(first_at, signals.c.first_at)))
         return
     stmt = pg_insert(signals).values(
         signal_id=sid, source="rule", rule=rule, subject=subject, grid=grid, community=community,
@@ -265,7 +269,7 @@ async def sync_rule_signal(ctx: Ctx, session: AsyncSession, *, rule: str, subjec
         "case_ids": ex.case_ids, "people_involved": ex.people_involved,
         "grid": func.coalesce(ex.grid, signals.c.grid), "community": func.coalesce(ex.community, signals.c.community),
         "category": func.coalesce(ex.category, signals.c.category),
-        "first_at": func.least(signals.c.first_at, ex.first_at), "updated_at": func.now(),
+        "first_at": func.coalesce(ex.first_at, signals.c.first_at), "updated_at": func.now(),
     })
     inserted = (await session.execute(stmt.returning(text("(xmax = 0) AS inserted")))).scalar_one()
     if inserted:

@@ -63,7 +63,7 @@
     const trend = chart("trend");
     if (trend) trend.setOption({
       animation: false, grid: { left: 50, right: 20, top: 30, bottom: 30 },
-      legend: { data: ["受理", "办结"], textStyle: { color: "#a9c1e6" }, right: 10 },
+      legend: { data: ["受理", "办结"], textStyle: { color: "#a9c1e6" }, right: 10, top: 0 },
       xAxis: { type: "category", data: s.trend.map((t) => t.period.slice(5)), ...axis },
       yAxis: { type: "value", ...axis },
       series: [
@@ -71,7 +71,7 @@
         { name: "办结", type: "line", smooth: true, data: s.trend.map((t) => t.resolved), itemStyle: { color: "#39d98a" } },
       ],
     });
-    $("#ranking tbody").innerHTML = s.departments.slice(0, 8).map((d) =>
+    $("#ranking tbody").innerHTML = s.departments.slice(0, 7).map((d) =>
       `<tr><td>${d.rank ?? "—"}</td><td>${esc(d.name)}</td><td class="num">${pct(d.response_rate)}</td>` +
       `<td class="num">${pct(d.resolution_rate)}</td><td class="num">${pct(d.satisfaction_rate)}</td></tr>`).join("");
     $("#signal-stats").textContent = `在办 ${s.signal_stats.open} · 累计 ${s.signal_stats.total} · 转案件 ${s.signal_stats.became_cases}`;
