@@ -2,6 +2,7 @@
 the API, capacity, conflicts of interest, reschedule and cancel (with their events), bad input."""
 
 import asyncio
+from datetime import datetime
 
 import pytest
 from fengqiao_devstack.testing import EventProbe
@@ -170,9 +171,17 @@ async def test_external_system_books_by_preference_then_reschedule_and_cancel(st
         assert view["status"] == "open" and view["mediator_id"] is None
         for t in ("mediation.booked", "mediation.rescheduled", "mediation.cancelled"):
             await probe.wait_for(lambda e, t=t: e.topic == t and e.subject == med_id)
-        # the freed slot can be booked again
+        # the freed slot can be booked again, and shows in the mediator's calendar
         r = await c.post(f"{API}/bookings", headers=dispatcher(), json=walk_in(m["id"], at(11, 15), category="traffic"))
         assert r.status_code == 201, r.text
+        window = {"from": at(10, 0).isoformat(), "to": at(12, 0).isoformat()}
+        r = await c.get(f"{API}/mediators/{m['id']}/bookings", params=window, headers=mediator_h(m["id"]))
+        assert [datetime.fromisoformat(b["starts_at"]) for b in r.json()] == [at(11, 15)]
+        r = await c.get(f"{API}/mediators/{m['id']}/bookings", params=window, headers=mediator_h("other"))
+        assert r.status_code == 403
+        r = await c.get(f"{API}/mediators/{m['id']}/slots", params={"from": "2030-01-01T00:00:00", "to": "x"},
+                        headers=mediator_h(m["id"]))
+        assert r.status_code == 422
 
 
 async def test_bad_input_is_a_clear_4xx(stack):

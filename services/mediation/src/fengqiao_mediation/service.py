@@ -204,6 +204,20 @@ async def mediator_slots(session: AsyncSession, deps: Deps, mediator_id: str, st
     return [{"starts_at": s.start, "ends_at": s.end} for s in slots]
 
 
+async def mediator_bookings(session: AsyncSession, deps: Deps, p: Principal, mediator_id: str, start: datetime,
+                            end: datetime) -> list[dict]:
+    """A mediator's calendar: its active bookings in the window (centre staff, admins, the mediator)."""
+    if not (p.has(*STAFF) or (p.has(MEDIATOR) and p.mediator_id == mediator_id)):
+        raise forbidden("只能查看本人的预约", "only centre staff or the mediator may see this calendar")
+    _check_window(deps, start, end)
+    b = orm.bookings.c
+    async with session.begin():
+        rows = (await session.execute(select(orm.bookings).where(
+            b.mediator_id == mediator_id, b.status == "active", b.starts_at < end, b.ends_at > start)
+            .order_by(b.starts_at))).all()
+    return [shapes.booking(_row(r)) for r in rows]
+
+
 async def seed_demo(session_factory: async_sessionmaker, deps: Deps) -> int:
     """Insert the 65 demo mediators if missing (idempotent)."""
     j = deps.jurisdiction

@@ -58,11 +58,9 @@ async def add_leave(mediator_id: Ident, body: LeaveIn, session: Session, princip
     return await service.add_leave(session, principal, mediator_id, body)
 
 
-@router.get("/{mediator_id}/slots", operation_id="mediation_mediator_slots", dependencies=[READERS])
-async def slots(mediator_id: Ident, session: Session, deps: MediationDeps,
-                from_: Annotated[datetime, Query(alias="from")], to: datetime):
+def _check_times(**values: datetime) -> None:
     fields = []
-    for name, value in (("from", from_), ("to", to)):
+    for name, value in values.items():
         try:
             check_time(value)
         except ValueError as exc:
@@ -70,4 +68,18 @@ async def slots(mediator_id: Ident, session: Session, deps: MediationDeps,
             fields.append(field_error(name, "value_error", zh, en, loc=["query", name]))
     if fields:
         raise ApiError(422, "validation_failed", "请求参数有误", "request validation failed", fields=fields)
+
+
+@router.get("/{mediator_id}/slots", operation_id="mediation_mediator_slots", dependencies=[READERS])
+async def slots(mediator_id: Ident, session: Session, deps: MediationDeps,
+                from_: Annotated[datetime, Query(alias="from")], to: datetime):
+    _check_times(**{"from": from_, "to": to})
     return await service.mediator_slots(session, deps, mediator_id, from_, to)
+
+
+@router.get("/{mediator_id}/bookings", operation_id="mediation_mediator_bookings")
+async def bookings(mediator_id: Ident, session: Session, deps: MediationDeps, principal: CurrentPrincipal,
+                   from_: Annotated[datetime, Query(alias="from")], to: datetime):
+    """The mediator's calendar: active bookings in the window (centre staff and the mediator)."""
+    _check_times(**{"from": from_, "to": to})
+    return await service.mediator_bookings(session, deps, principal, mediator_id, from_, to)
