@@ -173,3 +173,23 @@ async def test_weak_signal_rules_ledger_and_status_machine(make_settings, own_br
         assert r.status_code == 422 and r.json()["fields"][0]["message_zh"] == "结束日期不能早于开始日期"
         r = await c.get("/api/v1/analytics/exports/people.csv", headers=LEADER)
         assert r.status_code == 422
+
+
+async def test_rebuild_from_the_cli_is_followed_by_the_running_service(make_settings, own_broker):
+    from fengqiao_analytics import rebuild
+
+    settings = await make_settings()
+    envs = [report(grid="WH-02", community="C02", category="other")[1] for _ in range(3)]
+    async with running_app(settings) as (app, c):
+        await publish_many(own_broker, envs)
+        await eventually(lambda: all_processed(app, [e.id for e in envs]), timeout=60)
+        before = (await c.get("/api/v1/analytics/summary", headers=LEADER)).json()
+        st = await rebuild.main(settings)
+        assert st["generation"] == 2 and st["processed_events"] == 0
+        await eventually(lambda: app.state.runtime.state["supervisor"].generation == 2, timeout=30)
+
+        async def same_as_before():
+            after = (await c.get("/api/v1/analytics/summary", headers=LEADER)).json()
+            return after["total"] == before["total"] and after["by_grid"] == before["by_grid"]
+
+        await eventually(same_as_before, timeout=60)

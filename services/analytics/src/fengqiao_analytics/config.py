@@ -38,5 +38,4 @@ class Settings(ServiceSettings):
     screen_public: bool = Field(True, description="the /screen page and its data/stream need no login (kiosk)")
     stream_interval: float = Field(0.3, description="SSE coalescing interval in seconds")
     export_max_rows: int = 200_000
-    demo_data: bool = False
     weak_signals: WeakSignalThresholds = Field(default_factory=WeakSignalThresholds)
