@@ -1,6 +1,7 @@
 """Staff authentication, API keys and administration against the real database."""
 
 import time
+from datetime import timedelta
 
 from conftest import bearer, create_user, login
 from fengqiao_devstack.testing import eventually
@@ -28,9 +29,17 @@ async def test_login_me_refresh_rotation_and_logout(make_gateway):
         new = r.json()
         assert new["refresh_token"] != tokens["refresh_token"]
         assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 200
-        # reuse of the old refresh token ends the whole session (stolen token defence)
+        # the spent token presented again right away (a concurrent refresh): refused, the session lives on
         r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-        assert r.status_code == 401
+        assert r.status_code == 401 and "already rotated" in r.json()["message_en"]
+        assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 200
+        # later (past the grace period) it is a replay of a stolen copy: the whole session ends
+        from fengqiao_gateway.adapters.orm import sessions as sessions_t
+        from sqlalchemy import update
+        async with app.state.runtime.session_factory() as s, s.begin():
+            await s.execute(update(sessions_t).values(refreshed_at=sessions_t.c.refreshed_at - timedelta(minutes=5)))
+        r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert r.status_code == 401 and "session revoked" in r.json()["message_en"]
         assert (await client.get("/api/v1/auth/me", headers=bearer(new))).status_code == 401
         r = await client.post("/api/v1/auth/refresh", json={"refresh_token": new["refresh_token"]})
         assert r.status_code == 401

@@ -35,6 +35,7 @@ class Settings(ServiceSettings):
     token_secret: str = DEV_TOKEN_SECRET
     access_token_ttl: int = 900  # seconds
     refresh_token_ttl: int = 7 * 24 * 3600
+    refresh_reuse_grace: float = 30.0  # seconds a just-rotated refresh token is refused without ending the session
     auth_cache_ttl: float = 5.0
     password_hash_time_cost: int = 3  # argon2id
     password_hash_memory_kib: int = 65536  # seconds a verified session / key is trusted without a database read

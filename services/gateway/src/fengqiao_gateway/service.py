@@ -138,18 +138,27 @@ class Auth:
                 .where(sessions.c.id == sid).with_for_update(of=sessions))).first()
             if row is None or row.revoked_at is not None or row.expires_at <= _now() or row.disabled:
                 raise unauthenticated("刷新令牌已失效", "refresh token revoked or expired")
-            if not cred.same(row.refresh_hash, cred.sha256(token)):
-                # an old refresh token used again: someone holds a stolen copy; end the session
-                await session.execute(update(sessions).where(sessions.c.id == sid).values(
-                    revoked_at=_now(), revoked_reason="refresh_token_reused"))
-                self.sessions.drop(sid)
+            digest = cred.sha256(token)
+            race = False
+            if not cred.same(row.refresh_hash, digest):
+                grace = timedelta(seconds=self.settings.refresh_reuse_grace)
+                if (row.previous_refresh_hash and cred.same(row.previous_refresh_hash, digest)
+                        and row.refreshed_at is not None and row.refreshed_at > _now() - grace):
+                    race = True  # two tabs or requests refreshing at once: refuse, keep the session
+                else:
+                    # an old refresh token used again: someone holds a stolen copy; end the session
+                    await session.execute(update(sessions).where(sessions.c.id == sid).values(
+                        revoked_at=_now(), revoked_reason="refresh_token_reused"))
+                    self.sessions.drop(sid)
                 reuse = True
             else:
                 reuse = False
                 new_token, new_hash = cred.new_refresh_token(sid)
                 await session.execute(update(sessions).where(sessions.c.id == sid).values(
-                    refresh_hash=new_hash, refreshed_at=_now()))
+                    refresh_hash=new_hash, previous_refresh_hash=row.refresh_hash, refreshed_at=_now()))
                 urow = (await session.execute(select(users).where(users.c.id == row.user_id))).one()
+        if reuse and race:
+            raise unauthenticated("刷新令牌刚被使用，请使用新令牌", "refresh token already rotated; use the new one")
         if reuse:
             raise unauthenticated("刷新令牌已被使用，会话已终止", "refresh token reused; session revoked")
         return self._tokens(_account(urow), sid, new_token)

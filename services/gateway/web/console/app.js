@@ -35,13 +35,21 @@
     S.tokens = tok;
     if (tok) sessionStorage.setItem("fq.tokens", JSON.stringify(tok)); else sessionStorage.removeItem("fq.tokens");
   }
-  async function refresh() {
-    if (!S.tokens?.refresh_token) return false;
-    const r = await fetch("/api/v1/auth/refresh", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({refresh_token: S.tokens.refresh_token})});
-    if (!r.ok) return false;
-    saveTokens(await r.json());
-    return true;
+  // one refresh at a time: parallel requests that all meet an expired access token share it (refresh tokens
+  // rotate, and presenting a spent one ends the session)
+  let refreshing = null;
+  function refresh() {
+    if (!S.tokens?.refresh_token) return Promise.resolve(false);
+    if (!refreshing) {
+      refreshing = (async () => {
+        const r = await fetch("/api/v1/auth/refresh", {method: "POST", headers: {"Content-Type": "application/json"},
+          body: JSON.stringify({refresh_token: S.tokens.refresh_token})});
+        if (!r.ok) return false;
+        saveTokens(await r.json());
+        return true;
+      })().finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+    }
+    return refreshing;
   }
   async function api(method, path, body, {raw = false, retry = true} = {}) {
     const headers = {};
@@ -50,7 +58,10 @@
     if (body !== undefined && !(body instanceof FormData)) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
     const r = await fetch(path, {method, headers, body: payload});
     if (r.status === 401 && retry && S.tokens && path !== "/api/v1/auth/logout") {
-      if (await refresh()) return api(method, path, body, {raw, retry: false});
+      const sent = headers.Authorization;
+      if ((S.tokens && `Bearer ${S.tokens.access_token}` !== sent) || await refresh()) {
+        return api(method, path, body, {raw, retry: false});
+      }
       saveTokens(null); flash(t("sessionExpired"), "error"); location.hash = "#/login";
       throw new ApiError(401, {message_zh: t("sessionExpired"), message_en: t("sessionExpired")});
     }

@@ -41,6 +41,7 @@ sessions = Table(
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("user_id", UUID(as_uuid=False), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("refresh_hash", String(64), nullable=False),
+    Column("previous_refresh_hash", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("refreshed_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True), nullable=False),
