@@ -1,5 +1,12 @@
 """Fixtures: the dispatch app on a real PostgreSQL and the real broker, with a manual clock, and one
-probe reading every topic dispatch publishes (joining a consumer group once per session, not per test)."""
+probe reading every topic dispatch publishes (joining a consumer group once, not per test).
+
+The app and the probe are shared by this directory's tests and stopped as soon as its last test
+module is done, so that, in a whole-repository test session, this app does not route other services'
+test cases."""
+
+import contextlib
+from pathlib import Path
 
 import pytest
 from dispatch_testkit import BASE, running_dispatch
@@ -8,22 +15,36 @@ from fengqiao_dispatch.clock import ManualClock
 from fengqiao_dispatch.config import Settings
 from fengqiao_events import all_specs
 
+HERE = Path(__file__).resolve().parent
+
 
 @pytest.fixture(scope="session")
-async def events(kafka_bootstrap):
+async def _dispatch_stack():
+    async with contextlib.AsyncExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+async def events(kafka_bootstrap, _dispatch_stack):
     topics = [s.topic for s in all_specs() if s.owner == "dispatch"]
-    async with EventProbe(kafka_bootstrap, topics) as probe:
-        yield probe
+    return await _dispatch_stack.enter_async_context(EventProbe(kafka_bootstrap, topics))
 
 
 @pytest.fixture(scope="session")
-async def dispatch(service_settings, events):
+async def dispatch(service_settings, events, _dispatch_stack):
     settings = await service_settings(Settings, "dispatch", suffix="t", demo_data=True, timer_poll_interval=0.1,
                                       consumer_group="dispatch-tests")
-    clock = ManualClock(BASE)
-    async with running_dispatch(settings, clock) as d:
-        d.events = events
-        yield d
+    d = await _dispatch_stack.enter_async_context(running_dispatch(settings, ManualClock(BASE)))
+    d.events = events
+    return d
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _stop_shared_app_after_the_last_module(request, _dispatch_stack):
+    yield
+    mine = [i for i in request.session.items if str(i.path).startswith(f"{HERE}/")]
+    if mine and mine[-1].module is request.module:
+        await _dispatch_stack.aclose()
 
 
 @pytest.fixture

@@ -19,7 +19,11 @@ async def intake(service_settings):
 
     settings = await service_settings(IntakeSettings, "intake", suffix="dispatch_e2e",
                                       attachment_dir=tempfile.mkdtemp(prefix="fq-dispatch-e2e-"))
-    app = create_app(settings)
+    # A consumer group of its own: intake's own tests, later in the same session, then join theirs
+    # without waiting for this stopped member to expire.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("fengqiao_intake.consumers.CONSUMER_GROUP", "intake-case-status-dispatch-e2e")
+        app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://intake"
     ) as client:
