@@ -188,6 +188,8 @@ async def test_list_filters_and_grid_worker_scope(client):
     assert all(x["parties"][0]["masked"] for x in mine["items"] if x["parties"])
     other = (await client.get("/api/v1/cases", headers=worker("WH-41"), params={"limit": 500})).json()
     assert cid not in [x["id"] for x in other["items"]]
+    r = await client.get("/api/v1/cases", headers=dispatcher(), params={"offset": 10**21})
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "offset"
     r = await client.get("/api/v1/cases", headers=dispatcher(), params={"status": "bogus"})
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "status"
     r = await client.get("/api/v1/cases", headers=dispatcher(), params={"category": "health", "grid": "WH-40"})

@@ -59,7 +59,7 @@ async def list_cases(session: Session, principal: CurrentPrincipal,
                      category: str | None = Query(None, max_length=40),
                      grid: str | None = Query(None, max_length=20),
                      channel: Literal["grid_app", "petition", "external", "open311"] | None = None,
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)):
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)):
     rows, total = await service.list_cases(session, principal, status=status, category=category, grid=grid,
                                            channel=channel, limit=limit, offset=offset)
     return {"items": [case_summary(r, principal) for r in rows], "total": total, "limit": limit, "offset": offset}

@@ -31,5 +31,5 @@ async def report(body: WeakSignalIn, response: Response, session: Session, d: Ap
 @router.get("", operation_id="list_weak_signals",
             dependencies=[require_roles(GRID_WORKER, DISPATCHER, "leader")])
 async def list_signals(session: Session, principal: CurrentPrincipal, limit: int = Query(50, ge=1, le=500),
-                       offset: int = Query(0, ge=0)):
+                       offset: int = Query(0, ge=0, le=1_000_000)):
     return [_view(r) for r in await service.list_weak_signals(session, principal, limit, offset)]
