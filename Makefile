@@ -60,8 +60,9 @@ test-fast: install
 lint: python-deps
 	@$(UV) run ruff check .
 
-asyncapi: python-deps
+asyncapi: python-deps  ## regenerate docs/asyncapi.yaml and the Strimzi topic manifests
 	@$(UV) run python -m fengqiao_events.asyncapi --write
+	@$(UV) run python -m fengqiao_events.topics_cli k8s --write
 
 clean:
 	rm -rf .run test-artifacts .pytest_cache

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-
 from fengqiao_devstack.postgres import port_open
 
 pytestmark = pytest.mark.slow

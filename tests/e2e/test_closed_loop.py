@@ -12,7 +12,6 @@ import uuid
 import httpx
 import pytest
 from e2e_api import Api
-
 from fengqiao_devstack.testing import EventProbe, eventually
 
 pytestmark = pytest.mark.slow

@@ -1,12 +1,11 @@
 import uuid
 
 import pytest
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import make_url
-
 from fengqiao_common.db import ensure_database, make_engine, make_session_factory
 from fengqiao_events import ProducerHolder, add_event_tables
 from fengqiao_events.schema import NOTIFY_DDL
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
 
 
 @pytest.fixture

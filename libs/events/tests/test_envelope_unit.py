@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
-
 from fengqiao_events import Envelope, all_specs, new_envelope, spec_for_topic
 from fengqiao_events.asyncapi import DOC_PATH, build, render
 from fengqiao_events.envelope import DecodeError

@@ -6,13 +6,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
-
 from fengqiao_devstack.broker import TansuBroker
 from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import EventProbe, eventually, publish
 from fengqiao_events import EventConsumer, Outbox, OutboxRelay, ProducerHolder, ensure_topics, new_envelope
 from fengqiao_events.payloads.order import CaseQueued
+from sqlalchemy import text
 
 TOPIC = "case.queued"
 
@@ -114,7 +113,7 @@ async def _record(session, env, payload):
 
 
 async def test_duplicate_delivery_has_one_effect_and_same_key_keeps_order(event_db, producer, kafka_bootstrap):
-    url, engine, sessions = event_db
+    _url, engine, sessions = event_db
     key = f"dup-{uuid.uuid4().hex}"
     envs = [new_envelope(queued(key, str(i)), source="/test") for i in range(40)]
     consumer = EventConsumer(name=f"g-{uuid.uuid4().hex[:6]}", bootstrap=kafka_bootstrap, session_factory=sessions,
@@ -138,7 +137,7 @@ async def test_duplicate_delivery_has_one_effect_and_same_key_keeps_order(event_
 
 
 async def test_poison_message_goes_to_dlq_and_partition_moves_on(event_db, producer, kafka_bootstrap):
-    url, engine, sessions = event_db
+    _url, engine, sessions = event_db
     key = f"poison-{uuid.uuid4().hex}"
     attempts = {"n": 0}
 
@@ -168,7 +167,7 @@ async def test_poison_message_goes_to_dlq_and_partition_moves_on(event_db, produ
 
         await eventually(done, timeout=30)
     assert attempts["n"] == 3
-    rec, env = dlq.events[0]
+    rec, _env = dlq.events[0]
     h = dict(rec.headers)
     assert h["dlq_origin_topic"] == TOPIC.encode()
     assert b"cannot handle this one" in h["dlq_error"]
@@ -181,7 +180,7 @@ async def test_independent_client_reads_cloudevents_headers(event_db, producer, 
     """librdkafka (confluent-kafka) reads what the relay wrote and the CloudEvents headers parse."""
     from confluent_kafka import Consumer
 
-    url, engine, sessions = event_db
+    url, _engine, sessions = event_db
     key = f"ck-{uuid.uuid4().hex}"
     outbox = Outbox("/fengqiao/test")
     relay = OutboxRelay(dsn(url), producer, service="ck", poll_interval=0.2)

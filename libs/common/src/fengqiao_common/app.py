@@ -14,10 +14,9 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-
 from fengqiao_events import EventConsumer, Outbox, OutboxRelay, ProducerHolder
 from fengqiao_events.consumer import Handler
+from sqlalchemy import text
 
 from . import jurisdiction as jurisdiction_mod
 from .db import make_engine, make_session_factory
@@ -116,12 +115,28 @@ class Runtime:
             async with self.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
             return True
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:
             return False
 
     async def readiness(self) -> dict[str, str]:
         db, kafka = await asyncio.gather(self.check_database(), self.producer.ping())
         return {"database": "ok" if db else "unavailable", "kafka": "ok" if kafka else "unavailable"}
+
+
+def enable_tracing(app: FastAPI, service: str) -> bool:
+    """OpenTelemetry, off unless FQ_TRACING / OTEL_EXPORTER_OTLP_ENDPOINT say otherwise: server spans,
+    client spans on httpx, and the W3C context carried through Kafka as ce_traceparent/ce_tracestate."""
+    from fengqiao_events import hooks
+
+    from . import tracing
+
+    if not tracing.instrument_app(app, service):
+        return False
+    tracing.instrument_httpx()
+    if tracing.inject_kafka_headers not in hooks.outgoing_header_hooks:
+        hooks.outgoing_header_hooks.append(tracing.inject_kafka_headers)
+    hooks.consume_span = tracing.consume_span
+    return True
 
 
 def create_service_app(
@@ -154,6 +169,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
                   openapi_tags=openapi_tags)
     app.state.runtime = runtime
+    enable_tracing(app, settings.service_name)
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware, service=settings.service_name)
 

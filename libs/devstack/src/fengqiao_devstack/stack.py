@@ -37,7 +37,7 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from .broker import TansuBroker
-from .postgres import EmbeddedPostgres, free_port, port_open
+from .postgres import EmbeddedPostgres, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -225,7 +225,7 @@ class Stack:
         return env
 
     def _spawn(self, svc: ServiceDef) -> None:
-        log = open(self.logs / f"{svc.name}.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.logs / f"{svc.name}.log", "ab")
         self.procs[svc.name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", svc.factory, "--host", "127.0.0.1",
              "--port", str(svc.port), "--no-access-log", "--timeout-graceful-shutdown", "5"],

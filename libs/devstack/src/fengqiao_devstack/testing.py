@@ -16,12 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy.engine import make_url
-
 from fengqiao_common.auth import Principal, mint_identity
 from fengqiao_common.db import migrate
 from fengqiao_common.settings import DEV_SECRET
 from fengqiao_events import Envelope
+from sqlalchemy.engine import make_url
 
 SERVICES = ("intake", "dispatch", "mediation", "analytics", "gateway")
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from . import hooks
 from .envelope import DecodeError, Envelope
 from .kafka import ProducerHolder, consumer_config
 from .metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED, HANDLE_SECONDS
@@ -88,7 +89,7 @@ class EventConsumer:
                 await self._loop(consumer)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - broker or database away: retry
+            except Exception as exc:
                 log.warning("consumer failed; restarting", consumer=self.name, error=repr(exc))
             finally:
                 self._consumer = None
@@ -118,7 +119,7 @@ class EventConsumer:
                     await asyncio.sleep(batch_backoff)
                     batch_backoff = min(batch_backoff * 2, 5.0)
                     continue
-                except Exception as exc:  # noqa: BLE001 - database errors surface as many types
+                except Exception as exc:
                     log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
                     consumer.seek(tp, msgs[0].offset)
                     await asyncio.sleep(batch_backoff)
@@ -162,6 +163,12 @@ class EventConsumer:
             await self._dead_letter(msg, exc, 0)
             EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
             return
+        with hooks.around_handler(self.name, topic, msg.headers, env.id):
+            await self._handle(session, msg, env, payload)
+
+    async def _handle(self, session: AsyncSession, msg, env: Envelope, payload) -> None:
+        topic = msg.topic
+        handler = self.handlers[topic]
         last: BaseException | None = None
         attempts = 0
         for attempt in range(1, self.max_attempts + 1):
@@ -177,7 +184,7 @@ class EventConsumer:
             except PermanentError as exc:
                 last = exc
                 break
-            except Exception as exc:  # noqa: BLE001 - a handler bug must not stop the partition
+            except Exception as exc:
                 last = exc
                 log.warning("handler failed", consumer=self.name, topic=topic, event_id=env.id,
                             attempt=attempt, error=repr(exc))
@@ -189,15 +196,7 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
 
     async def _dead_letter(self, msg, error: BaseException | None, attempts: int) -> None:
-        headers = list(msg.headers or ()) + [
-            ("dlq_error", repr(error)[:2000].encode()),
-            ("dlq_origin_topic", msg.topic.encode()),
-            ("dlq_origin_partition", str(msg.partition).encode()),
-            ("dlq_origin_offset", str(msg.offset).encode()),
-            ("dlq_consumer", self.name.encode()),
-            ("dlq_attempts", str(attempts).encode()),
-            ("dlq_at", datetime.now(UTC).isoformat().encode()),
-        ]
+        headers = [*list(msg.headers or ()), ("dlq_error", repr(error)[:2000].encode()), ("dlq_origin_topic", msg.topic.encode()), ("dlq_origin_partition", str(msg.partition).encode()), ("dlq_origin_offset", str(msg.offset).encode()), ("dlq_consumer", self.name.encode()), ("dlq_attempts", str(attempts).encode()), ("dlq_at", datetime.now(UTC).isoformat().encode())]
         producer = await self.producer.get()
         await producer.send_and_wait(msg.topic + DLQ_SUFFIX, value=msg.value, key=msg.key, headers=headers)
         DLQ_MESSAGES.labels(self.name, msg.topic).inc()

@@ -73,7 +73,7 @@ class ProducerHolder:
         if p is not None:
             try:
                 await asyncio.wait_for(p.stop(), 5)
-            except Exception:  # noqa: BLE001 - best effort while the broker is failing
+            except Exception:
                 pass
 
     async def ping(self, timeout: float = 2.0) -> bool:

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import hooks
 from .envelope import Envelope, new_envelope
 from .kafka import ProducerHolder
 from .metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_LANES, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
@@ -49,7 +50,7 @@ def outbox_row(env: Envelope) -> dict:
         "topic": spec.topic,
         "key": env.subject,
         "lane": lane_of(env.subject or env.id),
-        "headers": [[k, v.decode()] for k, v in env.kafka_headers()],
+        "headers": [[k, v.decode()] for k, v in hooks.apply_outgoing(env.kafka_headers())],
         "value": env.kafka_value(),
     }
 
@@ -133,7 +134,7 @@ class OutboxRelay:
                 raise
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("outbox relay database error", error=str(exc), service=self.service)
-            except Exception as exc:  # noqa: BLE001 - keep the relay alive, whatever happens
+            except Exception as exc:
                 log.exception("outbox relay failed", error=str(exc), service=self.service)
             finally:
                 self.owned.clear()
