@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import pytest
@@ -18,9 +18,29 @@ from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import identity_headers
 from fengqiao_events import ensure_topics
 
-LEADER = identity_headers(roles=["leader"])
-ADMIN = identity_headers(roles=["admin"])
-DISPATCHER = identity_headers(roles=["dispatcher"])
+
+class FreshIdentity(Mapping):
+    """Identity headers minted on use: the gateway's tokens live 5 minutes, longer than a slow test."""
+
+    def __init__(self, **claims):
+        self.claims = claims
+
+    def _headers(self) -> dict[str, str]:
+        return identity_headers(**self.claims)
+
+    def __getitem__(self, key):
+        return self._headers()[key]
+
+    def __iter__(self):
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return 1
+
+
+LEADER = FreshIdentity(roles=["leader"])
+ADMIN = FreshIdentity(roles=["admin"])
+DISPATCHER = FreshIdentity(roles=["dispatcher"])
 
 
 @pytest.fixture(scope="module")

@@ -57,18 +57,21 @@ class ConsumerSupervisor:
         async with self.runtime.session_factory() as s:
             return await service.current_generation(s)
 
-    async def _stop_consumer(self) -> None:
+    async def _stop_consumer(self, grace: float = 20.0) -> None:
+        """Stop the consumer after its current batch (a rebuild), or at once with ``grace=0`` (shutdown: an
+        interrupted batch rolls back and is read again, offsets being committed only after processing)."""
         c, t = self.consumer, self._task
         self.consumer, self._task = None, None
         if c is not None:
             c.stop()
         if t is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(t), 20)
-            except (TimeoutError, asyncio.CancelledError, Exception):
+            if grace > 0:
+                with contextlib.suppress(TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(t), grace)
+            if not t.done():
                 t.cancel()
-                with contextlib.suppress(BaseException):
-                    await t
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(t, 3)
 
     def _start_consumer(self, generation: int) -> None:
         s = self.runtime.settings
@@ -104,4 +107,4 @@ class ConsumerSupervisor:
                     log.warning("generation poll failed", error=repr(exc))
                 await asyncio.sleep(self.runtime.settings.generation_poll_interval)
         finally:
-            await self._stop_consumer()
+            await self._stop_consumer(grace=0)
