@@ -16,6 +16,7 @@ from fengqiao_events.payloads.order import (
     MediationReferred,
     OrderDispatched,
     OrderEscalated,
+    OrderCancelled,
     OrderReturned,
     OrderSigned,
 )
@@ -101,6 +102,9 @@ async def test_returned_then_redispatched_resolved_closed_and_mediation(client, 
                   new_envelope(OrderReturned(order_id=o1, case_id=case["id"], department="RSS", seq=2, at=_at(case, 5),
                                              reason="不属本部门职责"), source=SRC))
     await _status_is(client, case, "returned")
+    await publish(kafka_bootstrap, new_envelope(OrderCancelled(order_id=o1, case_id=case["id"], department="RSS",
+                                                               seq=3, at=_at(case, 6), reason="改派"), source=SRC))
+    await _timeline_has(client, case, "order.cancelled")
     await publish(kafka_bootstrap,
                   new_envelope(CaseClosed(case_id=case["id"], at=_at(case, 50)), source=SRC),  # arrives first
                   new_envelope(dispatched(case, o2, 10, dept="SFS"), source=SRC),

@@ -451,7 +451,8 @@ async def record_event(session: AsyncSession, d: Deps, env: Envelope, payload) -
     by = data.get("by")
     department = data.get("department")
     detail_bits = [x for x in (data.get("department_name") or department, data.get("reason"), data.get("result"),
-                               data.get("note"), data.get("stage"), data.get("ruling_no")) if x]
+                               data.get("note"), data.get("stage"), data.get("ruling_no"),
+                               data.get("request")) if x]
     detail = {k: data[k] for k in ("order_id", "seq", "department", "role", "stage", "due_at", "level",
                                     "mediation_id", "referral_id", "reason", "result", "ruling_no", "handed_to",
                                     "within_limit", "accepted", "deadlines")
