@@ -14,9 +14,9 @@ from fengqiao_events.payloads.order import (
     CaseResolved,
     DepartmentCheckedIn,
     MediationReferred,
+    OrderCancelled,
     OrderDispatched,
     OrderEscalated,
-    OrderCancelled,
     OrderReturned,
     OrderSigned,
 )
