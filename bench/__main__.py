@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 
 import uvloop
@@ -23,6 +24,9 @@ from .report import Row, write
 
 
 async def run(a: argparse.Namespace) -> None:
+    # SIGTERM (e.g. `timeout`) cancels the run, so every server it started is stopped on the way out
+    task = asyncio.current_task()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     OUT.mkdir(parents=True, exist_ok=True)
     raw: dict = {"command": "uv run python -m bench " + " ".join(sys.argv[1:]),
                  "load_average_start": os.getloadavg()}

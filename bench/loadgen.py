@@ -224,7 +224,7 @@ async def open_loop(url: str, make_request: Callable[[], Request | None], *, rat
     i = 0
     while True:
         scheduled = start + i * interval
-        if scheduled - start >= duration or (stop is not None and stop.is_set()):
+        if scheduled - start >= duration or loop.time() - start >= duration or (stop is not None and stop.is_set()):
             break
         delay = scheduled - loop.time()
         if delay > 0:
@@ -233,7 +233,10 @@ async def open_loop(url: str, make_request: Callable[[], Request | None], *, rat
         i += 1
         if req is None:  # nothing to do in this slot (e.g. no order waiting)
             continue
-        await sem.acquire()
+        try:  # a server that stalls blocks new requests only until the run's end
+            await asyncio.wait_for(sem.acquire(), max(0.001, start + duration - loop.time()))
+        except TimeoutError:
+            break
         t = asyncio.create_task(one(req, scheduled))
         tasks.add(t)
         t.add_done_callback(tasks.discard)
