@@ -63,6 +63,10 @@ async def test_open311_anonymous_get_and_api_key_in_query_or_form(make_gateway):
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.json()["identity"]["external_system"] == "gd-gov-service"
         assert r.json()["body"] == form  # the form body is forwarded unchanged
+        files = {"media": ("photo.jpg", b"\xff\xd8" + b"j" * 500, "image/jpeg")}
+        r = await client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "labour"}, files=files)
+        assert r.json()["identity"]["external_system"] == "gd-gov-service"
+        assert "service_code" in r.json()["body"] and len(r.json()["body"]) > 500
         r = await client.post("/open311/v2/requests.json", content="api_key=fqk_bad&x=1",
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status_code == 401

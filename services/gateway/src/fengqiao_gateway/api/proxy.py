@@ -32,15 +32,32 @@ DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-r
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def _open311_key(request: Request, body: bytes) -> str | None:
+async def _open311_key(request: Request, body: bytes) -> str | None:
+    """GeoReport v2 passes the key as a parameter: in the query, or a field of the (urlencoded or multipart)
+    form. The body is only read here; it is forwarded unchanged."""
     key = request.query_params.get("api_key")
     if key:
         return key
     ctype = request.headers.get("content-type", "")
-    if request.method == "POST" and ctype.startswith("application/x-www-form-urlencoded") and body:
+    if request.method != "POST" or not body:
+        return None
+    if ctype.startswith("application/x-www-form-urlencoded"):
         for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             if k == "api_key":
                 return v
+    elif ctype.startswith("multipart/form-data"):
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            form = await Request(request.scope, replay).form()
+        except Exception:
+            return None
+        try:
+            value = form.get("api_key")
+            return value if isinstance(value, str) else None
+        finally:
+            await form.close()
     return None
 
 
@@ -53,7 +70,7 @@ async def _authenticate(request: Request, gw, body: bytes) -> tuple[Principal | 
         return account.principal(rid), f"user:{account.id}", gw.settings.rate_limit_user_per_minute
     key = request.headers.get("x-api-key")
     if not key and routing.is_open311(request.url.path):
-        key = _open311_key(request, body)
+        key = await _open311_key(request, body)
     if key:
         scope, own_limit = await gw.auth.authenticate_key(key)
         return scope.principal(rid), f"key:{scope.id}", own_limit or gw.settings.rate_limit_key_per_minute
