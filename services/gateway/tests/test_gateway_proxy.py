@@ -69,7 +69,10 @@ async def test_open311_anonymous_get_and_api_key_in_query_or_form(make_gateway):
         assert "service_code" in r.json()["body"] and len(r.json()["body"]) > 500
         r = await client.post("/open311/v2/requests.json", content="api_key=fqk_bad&x=1",
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert r.status_code == 401
+        assert r.status_code == 401  # in GeoReport's error format
+        assert r.json()[0]["code"] == 401 and "API" in r.json()[0]["description"]
+        r = await client.get("/open311/v2/requests.xml?api_key=fqk_bad")
+        assert r.status_code == 401 and r.text.startswith("<?xml") and "<code>401</code>" in r.text
         # the api_key parameter is an Open311 convention only
         r = await client.get(f"/api/v1/cases?api_key={key}")
         assert r.json()["identity"] is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from urllib.parse import parse_qsl, urlencode
+from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -84,7 +85,28 @@ def _strip_api_key(query: str) -> str:
     return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "api_key"])
 
 
+def _open311_error(path: str, exc: ApiError) -> Response:
+    """GeoReport v2 clients expect errors as a list of {code, description} (JSON or XML, by the suffix)."""
+    description = f"{exc.en} / {exc.zh}"
+    headers = exc.headers or {}
+    if path.endswith(".xml"):
+        body = (f'<?xml version="1.0" encoding="utf-8"?><errors><error><code>{exc.status}</code>'
+                f"<description>{xml_escape(description)}</description></error></errors>")
+        return Response(body, status_code=exc.status, media_type="text/xml; charset=utf-8", headers=headers)
+    return Response(json.dumps([{"code": exc.status, "description": description}], ensure_ascii=False),
+                    status_code=exc.status, media_type="application/json", headers=headers)
+
+
 async def forward(request: Request) -> Response:
+    try:
+        return await _forward(request)
+    except ApiError as exc:
+        if routing.is_open311(request.url.path):
+            return _open311_error(request.url.path, exc)
+        raise
+
+
+async def _forward(request: Request) -> Response:
     gw = gateway(request)
     path = request.url.path
     service = routing.match(path)
