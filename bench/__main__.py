@@ -122,6 +122,15 @@ async def run_stack(a: argparse.Namespace, raw: dict, rows: list[Row], notes: li
                 note=f"p50 {via['p50_ms']} ms, p99 {via['p99_ms']} ms, errors {via['errors']}"),
         ]
         if a.profile and (direct["rps"] < 0.5 * base["rps"]):
+            from .profile import pg_waits
+
+            load = system.closed_loop(sysm.url("intake"), system.grid_report_direct(sysm),
+                                      concurrency=baselines.CONCURRENCY, duration=6)
+            waits, _ = await asyncio.gather(pg_waits(sysm.stack.pg.url("postgres", driver="postgresql"), "fq_intake",
+                                                     5.0), load)
+            raw["intake_db_waits"] = waits
+            notes.append("What intake's database backends wait on under the direct write load (pg_stat_activity, "
+                         "sampled every 100 ms): " + "; ".join(waits[:3]) + ".")
             raw["profile_intake"] = await profile_during(
                 "intake", sysm.stack.procs["intake"].pid,
                 system.closed_loop(sysm.url("intake"), system.grid_report_direct(sysm),

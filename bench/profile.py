@@ -53,3 +53,26 @@ def _top_frames(raw: Path, n: int = 10) -> list[str]:
         frames = stack.split(";")
         leaf[frames[-1].split(" (")[0] if frames else "?"] += c
     return [f"{f} {100 * c / total:.0f}%" for f, c in leaf.most_common(n)] if total else []
+
+
+async def pg_waits(dsn: str, database: str, seconds: float = 5.0, interval: float = 0.1) -> list[str]:
+    """What the database's active backends wait on (pg_stat_activity samples), most common first."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    counts: collections.Counter = collections.Counter()
+    samples = 0
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            rows = await conn.fetch(
+                "SELECT wait_event_type, wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 50) AS q "
+                "FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()", database)
+            samples += 1
+            for r in rows:
+                counts[f"{r['wait_event_type'] or 'CPU'}/{r['wait_event'] or '-'} in {r['q']}"] += 1
+            await asyncio.sleep(interval)
+    finally:
+        await conn.close()
+    return [f"{v / samples:.1f} backends avg: {k}" for k, v in counts.most_common(6)]
