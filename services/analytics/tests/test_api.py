@@ -82,6 +82,7 @@ async def test_weak_signal_rules_ledger_and_status_machine(make_settings, own_br
         cid, e = report(grid="WH-33", community="C11", category="consumer", requester=ref,
                         at=NOW - timedelta(minutes=k))
         envs.append(e)
+        cases.setdefault("requester", []).append(cid)
     sig = str(uuid.uuid4())  # a grid worker's early sign that later became a case
     envs.append(new_envelope(C.WeakSignalReported(
         signal_id=sig, grid="WH-44", community="C11", category="land_housing", summary="宅基地边界争执苗头",
@@ -112,7 +113,7 @@ async def test_weak_signal_rules_ledger_and_status_machine(make_settings, own_br
                 mine["people"] = s
             elif cases["returned"] in s["case_ids"]:
                 mine[s["rule"]] = s
-            elif s["rule"] == "repeat_requester" and s["grid"] == "WH-33":
+            elif s["rule"] == "repeat_requester" and sorted(s["case_ids"]) == sorted(cases["requester"]):
                 mine["requester"] = s
             elif s["signal_id"] == sig:
                 mine["report"] = s

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from functools import partial
+import dataclasses
 
 import structlog
 from fengqiao_events import EventConsumer, all_specs
@@ -21,7 +21,16 @@ async def _ignore(ctx: Ctx, session, env, payload) -> None:
     """weak-signal.flagged is our own announcement: the ledger row was written when it was raised."""
 
 
+def _guarded(fn, ctx: Ctx) -> Handler:
+    async def handler(session, env, payload) -> None:
+        if await service.is_current(ctx, session):
+            await fn(ctx, session, env, payload)
+
+    return handler
+
+
 def handlers(ctx: Ctx) -> dict[str, Handler]:
+    """Handlers for every registered topic, writing for ``ctx.generation``."""
     out: dict[str, Handler] = {}
     for spec in all_specs():
         t = spec.topic
@@ -37,7 +46,7 @@ def handlers(ctx: Ctx) -> dict[str, Handler]:
             fn = service.handle_triaged
         else:
             fn = _ignore
-        out[t] = partial(fn, ctx)
+        out[t] = _guarded(fn, ctx)
     return out
 
 
@@ -77,7 +86,8 @@ class ConsumerSupervisor:
         s = self.runtime.settings
         self.consumer = EventConsumer(
             name=service.group_name(s, generation), bootstrap=s.kafka_bootstrap_servers,
-            session_factory=self.runtime.session_factory, handlers=handlers(self.ctx),
+            session_factory=self.runtime.session_factory,
+            handlers=handlers(dataclasses.replace(self.ctx, generation=generation)),
             producer=self.runtime.producer, max_attempts=s.consumer_max_attempts, batch_size=s.consumer_batch_size,
         )
         self.generation = generation

@@ -5,6 +5,7 @@ one transaction.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from fengqiao_events.payloads.analytics import WeakSignalFlagged, WeakSignalTria
 from fengqiao_events.payloads.common import Actor
 from sqlalchemy import and_, event, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .adapters.orm import (
@@ -65,6 +67,7 @@ class Ctx:
     settings: Settings
     jurisdiction: Jurisdiction
     outbox: Outbox
+    generation: int | None = None  # the read-model generation a consumer writes for (None: API use cases)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,6 +185,21 @@ async def _ticker(session: AsyncSession, topic: str, at: datetime, *, case_no=No
     )).scalar_one()
     if new_id % 100 == 0:
         await session.execute(ticker.delete().where(ticker.c.id <= new_id - TICKER_KEEP))
+
+
+async def is_current(ctx: Ctx, session: AsyncSession) -> bool:
+    """Whether this consumer still writes for the current generation. Checked once per batch transaction
+    with a share lock on the generation row, which a rebuild locks for update before truncating: a batch
+    runs wholly before a rebuild or wholly after it, and a consumer of an old generation (another replica
+    that has not switched yet) writes nothing."""
+    if ctx.generation is None:
+        return True
+    info = session.sync_session.info
+    if "fq_analytics_current" not in info:
+        gen = (await session.execute(select(meta.c.generation).where(meta.c.id == 1).with_for_update(read=True))
+               ).scalar_one()
+        info["fq_analytics_current"] = gen == ctx.generation
+    return info["fq_analytics_current"]
 
 
 async def handle_case_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
@@ -358,8 +376,7 @@ async def evaluate_report_rules(ctx: Ctx, session: AsyncSession, c: dict) -> Non
                 reasons=[f"同一诉求人 {start}~{end - timedelta(days=1)} 提出 {n} 件（阈值 {t.requester_count}） / "
                          f"one requester raised {n} cases {start}..{end - timedelta(days=1)} "
                          f"(threshold {t.requester_count})"],
-                case_ids=ids, first_at=first, grid=c.get("grid"), community=c.get("community"),
-                category=c.get("category"))
+                case_ids=ids, first_at=first)  # one requester's cases span grids and domains
     if c.get("community"):
         idx, _, _ = ws.window(day, t.trend_days)
         bounds = {k: ws.window_by_index(k, t.trend_days) for k in (idx - 1, idx, idx + 1)}
@@ -530,17 +547,27 @@ def group_name(settings: Settings, generation: int) -> str:
     return f"{settings.consumer_group}-g{generation}"
 
 
-async def reset_read_models(ctx: Ctx, session: AsyncSession) -> int:
+async def reset_read_models(ctx: Ctx, session: AsyncSession, attempts: int = 5) -> int:
     """Empty every read model and move to a new generation (a new consumer group that reads all topics from
-    the beginning). One transaction; returns the new generation."""
-    async with session.begin():
-        gen = int((await session.execute(
-            select(meta.c.generation).where(meta.c.id == 1).with_for_update()
-        )).scalar_one())
-        await session.execute(text(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}"))
-        await session.execute(text("DELETE FROM processed_events WHERE consumer = :c"),
-                              {"c": group_name(ctx.settings, gen)})
-        await session.execute(update(meta).where(meta.c.id == 1).values(generation=gen + 1, rebuilt_at=func.now()))
+    the beginning). One transaction; returns the new generation. The generation row is locked first, as
+    consumer batches do; a deadlock with a concurrent reader is retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with session.begin():
+                gen = int((await session.execute(
+                    select(meta.c.generation).where(meta.c.id == 1).with_for_update()
+                )).scalar_one())
+                await session.execute(text(f"TRUNCATE {', '.join(READ_MODEL_TABLES)}"))
+                await session.execute(text("DELETE FROM processed_events WHERE consumer = :c"),
+                                      {"c": group_name(ctx.settings, gen)})
+                await session.execute(update(meta).where(meta.c.id == 1)
+                                      .values(generation=gen + 1, rebuilt_at=func.now()))
+            break
+        except DBAPIError as exc:
+            if "deadlock" not in str(exc).lower() or attempt == attempts:
+                raise
+            log.warning("rebuild deadlocked with a reader; retrying", attempt=attempt)
+            await asyncio.sleep(0.2 * attempt)
     log.info("read models reset", generation=gen + 1)
     return gen + 1
 
