@@ -724,17 +724,33 @@ async def overdue(rt, principal: Principal, limit: int, offset: int) -> list[dic
     """Open orders with a missed deadline (by the clock) for a step not yet done."""
     now = _now(rt)
     o = orders.c
-    missed = or_(
-        and_(o.status == om.DISPATCHED, o.sign_for_by <= now),
-        and_(o.status.in_((om.DISPATCHED, om.SIGNED)), o.on_site_by.is_not(None), o.on_site_by <= now),
-        and_(o.status.in_((om.DISPATCHED, om.SIGNED, om.ON_SITE, om.IN_PROGRESS)), o.resolve_by <= now),
-    )
-    q = select(orders).where(missed)
+    q = select(orders).where(_missed(now))
     if not principal.has(*CENTRE_ROLES):
         q = q.where(o.department == principal.department)
     q = q.order_by(o.sign_for_by, o.order_id).limit(limit).offset(offset)
     async with rt.session_factory() as session:
         return [dict(r) for r in (await session.execute(q)).mappings()]
+
+
+def _missed(now):
+    o = orders.c
+    return or_(
+        and_(o.status == om.DISPATCHED, o.sign_for_by <= now),
+        and_(o.status.in_((om.DISPATCHED, om.SIGNED)), o.on_site_by.is_not(None), o.on_site_by <= now),
+        and_(o.status.in_((om.DISPATCHED, om.SIGNED, om.ON_SITE, om.IN_PROGRESS)), o.resolve_by <= now),
+    )
+
+
+async def operational_counts(rt) -> tuple[dict[str, int], int]:
+    """Overdue open orders per department, and timers due but not fired (for the gauges)."""
+    now = _now(rt)
+    async with rt.session_factory() as session:
+        rows = (await session.execute(
+            select(orders.c.department, func.count()).where(_missed(now)).group_by(orders.c.department)
+        )).all()
+        due = await session.scalar(select(func.count()).select_from(timers).where(
+            timers.c.fired_at.is_(None), timers.c.cancelled_at.is_(None), timers.c.due_at <= now))
+    return {d: n for d, n in rows}, int(due or 0)
 
 
 async def escalations(rt, limit: int, offset: int) -> list[dict]:
