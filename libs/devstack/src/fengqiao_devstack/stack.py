@@ -217,6 +217,10 @@ class Stack:
                 if other in names:
                     env[f"GATEWAY_{other.upper()}_URL"] = self.url(other)
             env["GATEWAY_DEMO_CREDENTIALS_FILE"] = str(self.credentials_file)
+        if svc.name == "intake":
+            # development: external systems' webhooks may point at a receiver on this machine
+            env.setdefault("INTAKE_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1")
+            env.setdefault("INTAKE_WEBHOOK_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
         if svc.name == "mediation" and "court" in names:
             env["MEDIATION_COURT_BASE_URL"] = self.url("court")
         if svc.name == "court" and "mediation" in names:
