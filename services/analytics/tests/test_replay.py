@@ -20,7 +20,7 @@ async def test_rebuild_replays_all_topics_into_identical_read_models(make_settin
     ids = [e.id for e in envs]
     async with running_app(settings) as (app, client):
         await publish_many(own_broker, envs)
-        await eventually(lambda: all_processed(app, ids), timeout=300, interval=0.5)
+        await eventually(lambda: all_processed(app, ids), timeout=300, interval=1.0)
         # triage two signals: their status changes travel as weak-signal.triaged and must survive the replay
         items = (await client.get("/api/v1/analytics/weak-signals?limit=5", headers=LEADER)).json()["items"]
         assert len(items) >= 2
@@ -47,7 +47,7 @@ async def test_rebuild_replays_all_topics_into_identical_read_models(make_settin
         assert r.json()["generation"] == 2
         r = await client.get("/api/v1/analytics/summary", headers=LEADER)
         assert r.json()["total"] < before["summary"]["total"]  # really emptied, now refilling
-        await eventually(lambda: all_processed(app, ids + triage_ids), timeout=300, interval=0.5)
+        await eventually(lambda: all_processed(app, ids + triage_ids), timeout=300, interval=1.0)
         after = await figures(client)
         s0 = {x["signal_id"]: x for x in before["signals"]["items"]}
         s1 = {x["signal_id"]: x for x in after["signals"]["items"]}
