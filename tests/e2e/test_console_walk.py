@@ -47,7 +47,7 @@ async def _shot(page, name: str) -> None:
 
 
 async def walk(base: str, creds: dict) -> dict:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pw = {u["username"]: u for u in creds["users"]}
@@ -76,7 +76,7 @@ async def walk(base: str, creds: dict) -> dict:
             await page.fill("#description", f"网格员巡查发现夫妻争吵，需司法所调处。标记 {marker}")
             await page.fill("#people", "2")
             await page.click("#geo")
-            await page.wait_for_function("document.querySelector('[name=lat]').value !== ''")
+            await expect(page.locator("#report-form [name=lat]")).not_to_have_value("", timeout=15000)
             await page.fill("#address", "外海街道直冲村 12 号")
             await page.set_input_files("#photo", str(photo))
             await _shot(page, "02-report-form-phone")
@@ -123,9 +123,9 @@ async def walk(base: str, creds: dict) -> dict:
             card = page.locator(f".order[data-case='{case_id}']")
             await card.wait_for()
             await _shot(page, "06-department-inbox")
-            for action, expect in (("sign-for", "已签收"), ("check-in", "已到场")):
+            for action, shown in (("sign-for", "已签收"), ("check-in", "已到场")):
                 await card.locator(f"[data-act='{action}']").click()
-                await page.wait_for_selector(f".order[data-case='{case_id}'] .status:text('{expect}')")
+                await page.wait_for_selector(f".order[data-case='{case_id}'] .status:text('{shown}')")
             await card.locator("[name=text]").fill("已到现场调解，双方和好，签订和解协议。")
             await card.locator("[data-act='resolve']").click()
             await page.wait_for_selector(f".order[data-case='{case_id}'] .status:text('已办结')")

@@ -547,14 +547,18 @@
   // ---- router ----------------------------------------------------------------------------------
   async function route() {
     const [, page = "home", arg] = location.hash.replace(/^#/, "").split("/");
-    const v = $("#view");
     if (!S.tokens && page !== "login") { location.hash = "#/login"; return; }
+    // each render gets its own container: a slower, superseded render writes into a detached one
+    const seq = S.seq = (S.seq || 0) + 1;
+    const v = document.createElement("div");
+    $("#view").replaceChildren(v);
     chrome();
     const fn = pages[page] || pages.home;
     try { await fn(v, arg && decodeURIComponent(arg)); } catch (e) {
+      if (seq !== S.seq) return;
       if (e.status === 403) v.innerHTML = `<p class="err">${esc(t("forbidden"))}</p>`; else if (e.status !== 401) fail(e);
     }
-    chrome();
+    if (seq === S.seq) chrome();
   }
   $("#lang").addEventListener("click", () => { S.lang = S.lang === "zh" ? "en" : "zh"; localStorage.setItem("fq.lang", S.lang); route(); });
   $("#logout").addEventListener("click", async () => {
