@@ -166,7 +166,8 @@ def test_services_have_probes_service_account_hpa_pdb_and_service(overlay):
         pod = dep["spec"]["template"]["spec"]
         (c,) = pod["containers"]
         assert c["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
-        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        ready = "/readyz/self" if name == "gateway" else "/readyz"  # the gateway's /readyz includes upstreams
+        assert c["readinessProbe"]["httpGet"] == {"path": ready, "port": "http"}
         assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert pod["serviceAccountName"] == name and name in sas
         assert hpas[name]["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}

@@ -190,6 +190,17 @@ def create_service_app(
             status_code=200 if ok else 503,
         )
 
+    @app.get("/readyz/self", tags=["health"], include_in_schema=False)
+    async def readyz_self():
+        """This process's own dependencies only (for load-balancer probes of the gateway, whose /readyz
+        also includes every upstream service)."""
+        checks = await runtime.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "service": settings.service_name, "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
     app.include_router(metrics_router)
     for r in routers:
         app.include_router(r)

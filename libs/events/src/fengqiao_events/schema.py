@@ -87,7 +87,7 @@ NOTIFY_DDL = [
 def create_event_tables(op) -> None:
     """Call from a service's first Alembic migration."""
     md = MetaData()
-    outbox, processed = add_event_tables(md)
+    _outbox, _processed = add_event_tables(md)
     bind = op.get_bind()
     md.create_all(bind)
     for stmt in NOTIFY_DDL:
