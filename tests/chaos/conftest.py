@@ -49,6 +49,12 @@ def pytest_terminal_summary(terminalreporter):
     (ARTIFACTS / "chaos.md").write_text("\n".join(md) + "\n")
 
 
+@pytest.fixture(scope="session")
+def chaos_results() -> list[dict]:
+    """Rows of the summary table printed at the end of the session."""
+    return RESULTS
+
+
 @dataclass
 class ChaosServers:
     pg: EmbeddedPostgres
@@ -147,7 +153,7 @@ class Lab:
         finally:
             await conn.close()
 
-    async def consistent(self, timeout: float = 60) -> float:  # noqa: ASYNC109
+    async def consistent(self, timeout: float = 60) -> float:
         """Wait until every committed report has its effect and the outbox is empty; seconds taken."""
         t0 = time.monotonic()
         last: dict = {}
