@@ -16,7 +16,7 @@ from test_read_models import all_processed, figures, publish_many
 async def test_rebuild_replays_all_topics_into_identical_read_models(make_settings, own_broker):
     settings = await make_settings()
     j = load(str(ServiceSettings().jurisdiction_file))
-    envs = generate(j, min_events=2_000, seed=3)
+    envs = generate(j, min_events=1_200, seed=3)
     ids = [e.id for e in envs]
     async with running_app(settings) as (app, client):
         await publish_many(own_broker, envs)
