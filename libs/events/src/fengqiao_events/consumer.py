@@ -1,6 +1,8 @@
 """Idempotent, at-least-once event consumer with dead-lettering.
 
-For each partition batch from ``getmany`` the consumer opens one database transaction; every
+For each partition batch from ``getmany`` the consumer first tries the whole batch in one transaction
+(one INSERT marks every event id processed, then the handlers run); if anything fails it redoes
+the batch in one transaction where every
 message runs in its own SAVEPOINT, first inserting ``(consumer, event id)`` into
 ``processed_events`` (a duplicate hits the primary key and is skipped) and then calling the
 handler, so effects and the processed mark commit together. Offsets are committed only after the
@@ -137,10 +139,63 @@ class EventConsumer:
                     CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, hw - msgs[-1].offset - 1))
 
     async def _process_partition(self, tp: TopicPartition, msgs) -> None:
-        async with self.session_factory() as session, session.begin():
-            for msg in msgs:
-                await self._process_one(session, msg)
+        ok, tried = await self._fast_path(msgs)
+        if not ok:
+            # Slow path: one SAVEPOINT per message, retries, dead letters. The message whose handler
+            # failed on the fast path has used one of its attempts already.
+            async with self.session_factory() as session, session.begin():
+                for msg in msgs:
+                    await self._process_one(session, msg, tried)
         self.handled += len(msgs)
+
+    async def _fast_path(self, msgs) -> tuple[bool, str | None]:
+        """The whole batch in one transaction without savepoints: one INSERT marks every event id
+        as processed (returning the new ones), then the handlers run. Any failure rolls it all back and
+        returns False, and the batch is redone on the slow path, message by message. Batches with a
+        record that does not decode always take the slow path (it dead-letters them)."""
+        items = []
+        for msg in msgs:
+            handler = self.handlers.get(msg.topic)
+            if handler is None:
+                continue
+            try:
+                env = Envelope.from_kafka(msg.headers, msg.value)
+                payload = spec_for_topic(msg.topic).payload.model_validate(env.data)
+            except (DecodeError, ValidationError, KeyError):
+                return False, None
+            items.append((msg, env, payload, handler))
+        if not items:
+            return True, None
+        current: str | None = None
+        try:
+            async with self.session_factory() as session, session.begin():
+                res = await session.execute(
+                    pg_insert(processed_t)
+                    .values([{"consumer": self.name, "event_id": env.id} for _, env, _, _ in items])
+                    .on_conflict_do_nothing()
+                    .returning(processed_t.c.event_id)
+                )
+                new = {row[0] for row in res}
+                done: set[str] = set()
+                outcomes = []
+                for msg, env, payload, handler in items:
+                    if env.id not in new or env.id in done:
+                        outcomes.append((msg.topic, "duplicate"))
+                        continue
+                    done.add(env.id)
+                    current = env.id
+                    with hooks.around_handler(self.name, msg.topic, msg.headers, env.id):
+                        await handler(session, env, payload)
+                    outcomes.append((msg.topic, "ok"))
+                current = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # redo on the slow path, which isolates the culprit
+            log.info("batch fast path failed; redoing message by message", consumer=self.name, error=repr(exc))
+            return False, current
+        for topic, outcome in outcomes:
+            EVENTS_CONSUMED.labels(self.name, topic, outcome).inc()
+        return True, None
 
     async def _mark(self, session: AsyncSession, event_id: str) -> bool:
         res = await session.execute(
@@ -151,7 +206,7 @@ class EventConsumer:
         )
         return res.first() is not None
 
-    async def _process_one(self, session: AsyncSession, msg) -> None:
+    async def _process_one(self, session: AsyncSession, msg, tried: str | None = None) -> None:
         topic = msg.topic
         handler = self.handlers.get(topic)
         if handler is None:
@@ -164,14 +219,14 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
             return
         with hooks.around_handler(self.name, topic, msg.headers, env.id):
-            await self._handle(session, msg, env, payload)
+            await self._handle(session, msg, env, payload, first_attempt=2 if env.id == tried else 1)
 
-    async def _handle(self, session: AsyncSession, msg, env: Envelope, payload) -> None:
+    async def _handle(self, session: AsyncSession, msg, env: Envelope, payload, first_attempt: int = 1) -> None:
         topic = msg.topic
         handler = self.handlers[topic]
         last: BaseException | None = None
-        attempts = 0
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = first_attempt - 1
+        for attempt in range(first_attempt, self.max_attempts + 1):
             attempts = attempt
             try:
                 async with session.begin_nested():
