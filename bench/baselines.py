@@ -10,7 +10,6 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from fengqiao_common.db import ensure_database
 from fengqiao_events.kafka import consumer_config, producer_config
 

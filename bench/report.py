@@ -98,8 +98,8 @@ def svg(rows: list[Row], path) -> None:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="10" y="22" font-size="15" font-weight="bold">Measured / target (higher is better; '
-           f'line = target met)</text>']
+           '<text x="10" y="22" font-size="15" font-weight="bold">Measured / target (higher is better; '
+           'line = target met)</text>']
     for i, (name, share, met, label) in enumerate(items):
         y = top + i * (bar_h + 8)
         w = max(2.0, min(share, 3.0) * scale)
