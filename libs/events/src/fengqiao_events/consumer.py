@@ -39,6 +39,20 @@ Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
 log = structlog.get_logger("fengqiao.consumer")
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """A lost database connection or network failure (never the message's fault)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, OSError | ConnectionError | TimeoutError | InterfaceError | OperationalError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None) or exc.__cause__
+    name = type(orig).__name__ if orig is not None else ""
+    return "ConnectionDoesNotExist" in name or "ConnectionFailure" in name or "CannotConnectNow" in name or \
+        "AdminShutdown" in name or "InterfaceError" in name
+
+
 class PermanentError(Exception):
     """Raise from a handler for a message that can never succeed: it goes to the DLQ at once."""
 
@@ -130,7 +144,8 @@ class EventConsumer:
                 batch_backoff = 0.2
                 HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 try:
-                    await consumer.commit({tp: msgs[-1].offset + 1})
+                    # bounded: aiokafka retries some errors forever (a broker that lost the topic)
+                    await asyncio.wait_for(consumer.commit({tp: msgs[-1].offset + 1}), 15)
                 except (CommitFailedError, IllegalStateError) as exc:
                     # Rebalanced away: the next owner re-reads and the processed table dedups.
                     log.info("offset commit failed after rebalance", consumer=self.name, error=repr(exc))
@@ -240,6 +255,8 @@ class EventConsumer:
                 last = exc
                 break
             except Exception as exc:
+                if is_connection_error(exc):
+                    raise  # the database or network is away, not the message: retry the batch later
                 last = exc
                 log.warning("handler failed", consumer=self.name, topic=topic, event_id=env.id,
                             attempt=attempt, error=repr(exc))
