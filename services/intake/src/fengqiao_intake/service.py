@@ -182,13 +182,21 @@ def _place(d: Deps, body: CaseIn, *, snap: bool) -> tuple[str | None, str | None
 
 
 async def _allocate_case_no(session: AsyncSession, d: Deps, at: datetime) -> str:
+    """The next number of the day, taken in its own short transaction on its own connection.
+
+    The day's counter row is the one thing every report writes; holding its lock for the whole case
+    transaction serialised all writers (the bench showed it). Taken apart, the lock lasts one
+    statement. The price: a case transaction that fails after this point leaves a gap in the day's
+    numbers (numbers are never repeated)."""
     street = d.jurisdiction.street.code
     day = at.astimezone(ZoneInfo(d.settings.timezone)).date()
     stmt = pg_insert(case_counters).values(prefix=street, day=day, last=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[case_counters.c.prefix, case_counters.c.day], set_={"last": case_counters.c.last + 1}
     ).returning(case_counters.c.last)
-    seq = (await session.execute(stmt)).scalar_one()
+    async with session.bind.connect() as conn:
+        seq = (await conn.execute(stmt)).scalar_one()
+        await conn.commit()
     return format_case_no(street, day, seq)
 
 
@@ -277,6 +285,7 @@ async def create_case(
                                 or requester.get("name")) if requester else None
     summary = body.title or body.description.replace("\n", " ")[:40]
     case_id = str(uuid.uuid4())
+    case_no = await _allocate_case_no(session, d, reported_at)  # before the transaction: one connection at a time
     try:
         async with session.begin():
             ids = list(body.attachments)
@@ -292,7 +301,6 @@ async def create_case(
                     raise _bad("attachments", f"附件不存在或已被使用：{', '.join(missing)}",
                                f"unknown or already used attachments: {', '.join(missing)}", "unknown_attachment")
             duplicate_of = await _find_duplicate(session, d, body.category, lat, lon, reported_at)
-            case_no = await _allocate_case_no(session, d, reported_at)
             row = {
                 "id": case_id, "case_no": case_no, "channel": channel, "sub_channel": sub_channel,
                 "source_system": source_system, "external_ref": getattr(body, "external_ref", None),
