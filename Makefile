@@ -60,6 +60,15 @@ test-fast: install
 lint: python-deps
 	@$(UV) run ruff check .
 
+bench: install  ## ~15 min; BENCH_ARGS=--quick for a 5-minute smoke
+	@$(UV) run python -m bench --stack $(BENCH_ARGS)
+
+chaos: install system-deps
+	@$(UV) run pytest tests/chaos -m slow -p no:cacheprovider
+
+demo: uv  ## against a running `make run`; DEMO_ARGS="--speed 600 --hours 24"
+	@$(UV) run python -m bench.demo $(DEMO_ARGS)
+
 asyncapi: python-deps  ## regenerate docs/asyncapi.yaml and the Strimzi topic manifests
 	@$(UV) run python -m fengqiao_events.asyncapi --write
 	@$(UV) run python -m fengqiao_events.topics_cli k8s --write
