@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from fengqiao_common.validation import no_nul
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Grade = Literal["red", "orange", "yellow", "blue"]
@@ -22,13 +23,7 @@ def valid_id_card(value: str) -> bool:
     return _ID_CHECK[total % 11] == value[17]
 
 
-def _no_nul(v):
-    if isinstance(v, str) and "\x00" in v:
-        raise ValueError("不允许包含空字符 / NUL characters are not allowed")
-    if isinstance(v, list):
-        for item in v:
-            _no_nul(item)
-    return v
+_no_nul = no_nul
 
 
 class _In(BaseModel):

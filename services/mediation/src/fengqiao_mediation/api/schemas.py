@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from fengqiao_common.validation import no_nul
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..domain.schedule import parse_hhmm
@@ -12,16 +13,7 @@ from ..domain.schedule import parse_hhmm
 PHONE = r"^1\d{10}$"
 
 
-def _no_nul(v):
-    if isinstance(v, str) and "\x00" in v:
-        raise ValueError("不允许包含空字符 / NUL characters are not allowed")
-    if isinstance(v, dict):
-        for x in v.values():
-            _no_nul(x)
-    elif isinstance(v, list):
-        for x in v:
-            _no_nul(x)
-    return v
+_no_nul = no_nul
 
 
 class _In(BaseModel):
