@@ -18,7 +18,6 @@ per-user rate-limit window, not the demo admin's that other end-to-end tests log
 from __future__ import annotations
 
 import uuid
-from urllib.parse import unquote
 
 import hypothesis
 import pytest
@@ -112,11 +111,6 @@ def api_schema(stack, fuzz_token):
     return schema
 
 
-def _has_ascii_control(value) -> bool:
-    # path parameters are held percent-encoded, as they go on the wire
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in unquote(str(value)))
-
-
 @pytest.fixture(autouse=True)
 def _node_id_for_schemathesis(request):
     # schemathesis 4.32's lazy schema reads and rewrites ``item._nodeid`` (to name each operation's
@@ -133,9 +127,6 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(operation_id=sor
 @hypothesis.settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 def test_public_api_fuzz(case, fuzz_token):
-    # Known gateway bug, reproduced on its own by test_control_character_in_path_is_a_client_error below:
-    # skip such inputs here so the rest of the surface stays covered until it is fixed.
-    hypothesis.assume(not any(_has_ascii_control(v) for v in (case.path_parameters or {}).values()))
     response = case.call(headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=30)
     # 429 is the gateway's per-user rate limit (600 a minute by default), not an answer of the operation:
     # the run (about 350 requests) must stay under it, or the checks below would be judging the limiter
@@ -147,22 +138,21 @@ def test_public_api_fuzz(case, fuzz_token):
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gateway bug: the proxy forwards the percent-decoded request path (request.url.path) to the upstream; "
-    "httpx refuses a URL with an ASCII control character (httpx.InvalidURL, unhandled) and the gateway "
-    "answers 500. Forwarding the raw path would fix it (and stop %2F/%3F in a parameter from changing the "
-    "upstream path or query). When this passes, drop the xfail and the assume() in test_public_api_fuzz."))
+# Found by this fuzzing (fixed): the gateway forwarded the percent-decoded path, so a control character
+# made an invalid upstream URL (500) and %2F / %3F in a parameter changed the upstream path or query.
 @pytest.mark.parametrize("path", ["/api/v1/cases/%01", "/api/v1/orders/a%7Fb", "/open311/v2/services.%1F"])
 def test_control_character_in_path_is_a_client_error(stack, fuzz_token, path):
     r = requests.get(stack.gateway_url + path, headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=30)
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: these integer query parameters are documented without a maximum, so any integer is valid input, "
-    "but a value past int64 reaches asyncpg, which refuses it (DBAPIError 'value out of int64 range', "
-    "unhandled): 500 instead of 422. The routes need a bound (as GET /api/v1/cases has for offset). "
-    "Schemathesis finds it with more examples than this file's bounded run draws."))
+def test_encoded_slash_in_a_parameter_does_not_change_the_upstream_path(stack, fuzz_token):
+    r = requests.get(stack.gateway_url + "/api/v1/cases/x%2F..%2F..%2Fcatalogue",
+                     headers={"Authorization": f"Bearer {fuzz_token}"}, timeout=30)
+    assert r.status_code == 404, (r.status_code, r.text[:200])
+
+
+# Found by probing (fixed with bounds on the parameters): a value past int64 reached asyncpg (500).
 @pytest.mark.parametrize("path", [
     "/api/v1/admin/users?offset=9223372036854775808",  # gateway
     "/api/v1/admin/audit?before_id=9223372036854775808",  # gateway

@@ -27,7 +27,7 @@ async def list_signals(
     status: Literal["new", "assigned", "handled", "dismissed"] | None = None,
     rule: str | None = Query(None, max_length=50), grid: str | None = Query(None, max_length=50),
     community: str | None = Query(None, max_length=50),
-    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
 ):
     total, rows = await queries.list_signals(session, status=status, rule=rule, grid=grid, community=community,
                                              limit=limit, offset=offset)

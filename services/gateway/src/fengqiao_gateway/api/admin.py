@@ -117,7 +117,7 @@ class AuditOut(BaseModel):
 @router.get("/users", operation_id="admin_list_users", response_model=list[UserOut], summary="Users / 用户列表")
 async def list_users(_: AdminDep, session: Session, role: str | None = None, department: str | None = None,
                      q: str | None = Query(None, max_length=64), limit: int = Query(100, ge=1, le=500),
-                     offset: int = Query(0, ge=0)):
+                     offset: int = Query(0, ge=0, le=1_000_000)):
     return await service.list_users(session, role=role, department=department, q=q, limit=limit, offset=offset)
 
 
@@ -163,7 +163,7 @@ async def revoke_key(key_id: str, staff: AdminDep, gw: Gw, session: Session, cal
             summary="Audit log: who did what to which case, when, from where / 审计日志")
 async def audit(_: AdminDep, session: Session, actor_id: str | None = None, object_id: str | None = None,
                 action: str | None = Query(None, max_length=128), since: datetime | None = None,
-                until: datetime | None = None, before_id: int | None = Query(None, ge=1),
+                until: datetime | None = None, before_id: int | None = Query(None, ge=1, le=2**63 - 1),
                 limit: int = Query(100, ge=1, le=500)):
     return await service.list_audit(session, actor_id=actor_id, object_id=object_id, action=action, since=since,
                                     until=until, before_id=before_id, limit=limit)

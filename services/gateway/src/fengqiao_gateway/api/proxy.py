@@ -135,7 +135,10 @@ async def _forward(request: Request) -> Response:
     method = request.method
     started = time.perf_counter()
     try:
-        upstream = await gw.upstreams.send(service, method, path, query, headers, body,
+        # forward the path exactly as received (still percent-encoded): decoding it would let %2F or %3F
+        # change the upstream path or query, and control characters would not form a valid URL
+        raw_path = (request.scope.get("raw_path") or path.encode()).decode("latin-1")
+        upstream = await gw.upstreams.send(service, method, raw_path, query, headers, body,
                                            idempotent=method in routing.IDEMPOTENT_METHODS)
         UPSTREAM_LATENCY.labels(service, method, str(upstream.status_code)).observe(time.perf_counter() - started)
     except UpstreamUnavailable as exc:
