@@ -18,16 +18,15 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import asyncpg
-
-from bench.infra import ROOT, Uvicorn, log, servers
-from bench.loadgen import Request, closed_loop
 from fengqiao_common.db import migrate
 from fengqiao_common.jurisdiction import load
 from fengqiao_devstack.testing import identity_headers
+
+from bench.infra import ROOT, Uvicorn, log, servers
+from bench.loadgen import Request, closed_loop
 
 OUT = ROOT / "bench" / "out"
 STATUSES = ["reported", "dispatched", "on_site", "resolved", "closed", "closed", "closed", "closed"]
