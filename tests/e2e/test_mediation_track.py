@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from e2e_api import Api
-
 from fengqiao_devstack.testing import EventProbe, eventually, identity_headers
 
 pytestmark = pytest.mark.slow
