@@ -126,18 +126,38 @@ async def test_replay_dlq_redelivers_to_the_failed_group_only(pg_url, kafka_boot
     failing = {"on": True}
     handled: dict[str, list[str]] = {"flaky": [], "steady": []}
 
+    tag = uuid.uuid4().hex[:8]
+
     def handler(group):
         async def handle(session, env, payload):
+            if env.subject != f"replay-{tag}":
+                return  # the topic's earlier history (other tests): not this test's event
             if group == "flaky" and failing["on"]:
                 raise RuntimeError("downstream bug")
             handled[group].append(env.id)
         return handle
 
-    tag = uuid.uuid4().hex[:8]
     flaky = EventConsumer(name=f"flaky-{tag}", bootstrap=kafka_bootstrap, session_factory=sessions,
                           handlers={"case.queued": handler("flaky")}, producer=producer, max_attempts=2)
     steady = EventConsumer(name=f"steady-{tag}", bootstrap=kafka_bootstrap, session_factory=sessions,
                            handlers={"case.queued": handler("steady")}, producer=producer)
+    # both groups start at the topic's end: earlier tests in the session left history on case.queued
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    for group in (flaky.name, steady.name):
+        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        await c.start()
+        try:
+            parts = c.partitions_for_topic("case.queued")
+            if parts is None:
+                await c.topics()  # fetches metadata
+                parts = c.partitions_for_topic("case.queued") or set()
+            tps = [TopicPartition("case.queued", p) for p in sorted(parts)]
+            c.assign(tps)
+            await c.seek_to_end(*tps)
+            await c.commit({tp: await c.position(tp) for tp in tps})
+        finally:
+            await c.stop()
     tasks = [asyncio.create_task(c.run()) for c in (flaky, steady)]
     env = new_envelope(CaseQueued(case_id=f"replay-{tag}", reason="test", at=datetime.now(UTC)), source="/test")
     cli = ("fengqiao_events.topics_cli", "replay-dlq", "case.queued.dlq", "--consumer", flaky.name,
