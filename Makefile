@@ -63,6 +63,7 @@ lint: python-deps
 bench: install  ## ~15 min; BENCH_ARGS=--quick for a 5-minute smoke
 	@$(UV) run python -m bench --stack $(BENCH_ARGS)
 	@$(UV) run python -m bench.analytics_scale
+	@$(UV) run python -m bench.analytics_ingest
 
 chaos: install system-deps
 	@$(UV) run pytest tests/chaos -m slow -p no:cacheprovider
