@@ -217,3 +217,75 @@ async def test_independent_client_reads_cloudevents_headers(event_db, producer, 
     import json
 
     assert json.loads(msg.value())["reason"] == "confluent"
+
+
+async def test_batch_handler_folds_a_poll_across_partitions_once(event_db, producer, kafka_bootstrap):
+    """The fast path hands every new event of a poll (many partitions) to the batch handler in one call, in
+    partition order; duplicates are filtered first."""
+    _url, engine, sessions = event_db
+    tag = uuid.uuid4().hex[:8]
+    keys = [f"batch-{tag}-{i}" for i in range(12)]  # spread over the topic's partitions
+    envs = [new_envelope(queued(k, str(n)), source="/test") for n in range(10) for k in keys]
+    sizes: list[int] = []
+
+    async def many(session, items):
+        sizes.append(len(items))
+        for env, payload in items:
+            await _record(session, env, payload)
+
+    consumer = EventConsumer(name=f"g-{tag}", bootstrap=kafka_bootstrap, session_factory=sessions,
+                             handlers={TOPIC: _record}, batch_handler=many, producer=producer)
+    async with running(consumer):
+        await consumer.ready.wait()
+        await publish(kafka_bootstrap, *envs)
+        await publish(kafka_bootstrap, *envs[:30])  # delivered twice
+
+        async def count():
+            async with engine.connect() as c:
+                return await c.scalar(text("SELECT count(*) FROM effects WHERE key LIKE :k"), {"k": f"batch-{tag}-%"})
+
+        await eventually(lambda: _equals(count, len(envs)), timeout=30)
+        await asyncio.sleep(1.0)
+    async with engine.connect() as c:
+        rows = (await c.execute(text("SELECT key, seq FROM effects WHERE key LIKE :k ORDER BY n"),
+                                {"k": f"batch-{tag}-%"})).all()
+    assert len(rows) == len(envs)
+    for k in keys:
+        assert [r.seq for r in rows if r.key == k] == list(range(10)), "each key in order"
+    assert max(sizes) > 1, "whole polls went to the batch handler"
+
+
+async def _equals(fn, expected) -> bool:
+    return await fn() == expected
+
+
+async def test_deadlock_is_retried_as_a_batch_not_dead_lettered(event_db, producer, kafka_bootstrap):
+    """A handler that loses a lock race (SQLSTATE 40P01, raised by PostgreSQL) more often than max_attempts
+    is not the message's fault: the batch is rolled back and read again until it succeeds; nothing goes to
+    the DLQ and the effect is recorded once."""
+    _url, engine, sessions = event_db
+    key = f"deadlock-{uuid.uuid4().hex}"
+    calls = {"n": 0}
+
+    async def handler(session, env, payload):
+        if payload.case_id != key:  # other tests' events on the topic
+            return
+        calls["n"] += 1
+        if calls["n"] <= 4:
+            await session.execute(text("DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40P01'; END $$"))
+        await _record(session, env, payload)
+
+    env = new_envelope(queued(key, "1"), source="/test")
+    consumer = EventConsumer(name=f"g-{uuid.uuid4().hex[:6]}", bootstrap=kafka_bootstrap, session_factory=sessions,
+                             handlers={TOPIC: handler}, producer=producer, max_attempts=3)
+    async with EventProbe(kafka_bootstrap, [TOPIC + ".dlq"]) as dlq, running(consumer):
+        await publish(kafka_bootstrap, env)
+
+        async def done():
+            async with engine.connect() as c:
+                return await c.scalar(text("SELECT count(*) FROM effects WHERE key = :k"), {"k": key}) == 1
+
+        await eventually(done, timeout=45)
+        await asyncio.sleep(1.0)
+        assert not [e for _r, e in dlq.events if e is not None and e.id == env.id]
+    assert calls["n"] == 5

@@ -1,8 +1,8 @@
 """Idempotent, at-least-once event consumer with dead-lettering.
 
-For each partition batch from ``getmany`` the consumer first tries the whole batch in one transaction
-(one INSERT marks every event id processed, then the handlers run); if anything fails it redoes
-the batch in one transaction where every
+For each poll (``getmany``, any number of partitions) the consumer first tries the whole batch in one
+transaction (one INSERT marks every event id processed, then the handlers run, or the batch handler once
+for all new events); if anything fails it redoes each partition's batch in one transaction where every
 message runs in its own SAVEPOINT, first inserting ``(consumer, event id)`` into
 ``processed_events`` (a duplicate hits the primary key and is skipped) and then calling the
 handler, so effects and the processed mark commit together. Offsets are committed only after the
@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +36,9 @@ from .registry import DLQ_SUFFIX, spec_for_topic
 from .schema import processed_t
 
 Handler = Callable[[AsyncSession, Envelope, Any], Awaitable[None]]
+# Handles many new events at once, in partition order, inside the fast path's transaction (set-based writes).
+# It must have the same effect as calling the per-message handlers one by one, which the slow path does.
+BatchHandler = Callable[[AsyncSession, list[tuple[Envelope, Any]]], Awaitable[None]]
 log = structlog.get_logger("fengqiao.consumer")
 
 
@@ -51,6 +54,18 @@ def is_connection_error(exc: BaseException) -> bool:
     name = type(orig).__name__ if orig is not None else ""
     return "ConnectionDoesNotExist" in name or "ConnectionFailure" in name or "CannotConnectNow" in name or \
         "AdminShutdown" in name or "InterfaceError" in name
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (SQLSTATE 40P01 / 40001): the transaction lost a race with another
+    one, not the message's fault. The whole batch is rolled back and read again."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in ("40P01", "40001") or getattr(exc, "pgcode", None) in ("40P01", "40001"):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False
 
 
 class PermanentError(Exception):
@@ -70,6 +85,7 @@ class EventConsumer:
         backoff: float = 0.05,
         batch_size: int = 500,
         poll_timeout_ms: int = 200,
+        batch_handler: BatchHandler | None = None,
     ):
         self.name = name
         self.bootstrap = bootstrap
@@ -80,6 +96,7 @@ class EventConsumer:
         self.backoff = backoff
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
+        self.batch_handler = batch_handler
         self._stopping = False
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned
@@ -117,50 +134,55 @@ class EventConsumer:
                 backoff = min(backoff * 2, 5.0)
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
-        batch_backoff = 0.2
+        self._batch_backoff = 0.2
         while not self._stopping:
             batches = await consumer.getmany(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
             if consumer.assignment():
                 self.ready.set()
+            batches = {tp: msgs for tp, msgs in batches.items() if msgs}
+            if not batches:
+                continue
+            started = time.perf_counter()
+            ok, tried = await self._fast_path([m for msgs in batches.values() for m in msgs])
+            if ok:
+                # every partition of the poll in one transaction: one offset commit for all of them
+                self.handled += sum(len(msgs) for msgs in batches.values())
+                HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                await self._commit(consumer, batches)
+                continue
             for tp, msgs in batches.items():
-                if not msgs:
-                    continue
                 started = time.perf_counter()
                 try:
-                    await self._process_partition(tp, msgs)
-                except (KafkaError, OSError) as exc:
-                    # DLQ produce failed or the database is away: replay this batch later.
-                    log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
-                    consumer.seek(tp, msgs[0].offset)
-                    await asyncio.sleep(batch_backoff)
-                    batch_backoff = min(batch_backoff * 2, 5.0)
-                    continue
+                    await self._process_partition(tp, msgs, tried)
                 except Exception as exc:
+                    # DLQ produce failed or the database is away: replay this partition's batch later.
                     log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
                     consumer.seek(tp, msgs[0].offset)
-                    await asyncio.sleep(batch_backoff)
-                    batch_backoff = min(batch_backoff * 2, 5.0)
+                    await asyncio.sleep(self._batch_backoff)
+                    self._batch_backoff = min(self._batch_backoff * 2, 5.0)
                     continue
-                batch_backoff = 0.2
+                self._batch_backoff = 0.2
                 HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-                try:
-                    # bounded: aiokafka retries some errors forever (a broker that lost the topic)
-                    await asyncio.wait_for(consumer.commit({tp: msgs[-1].offset + 1}), 15)
-                except (CommitFailedError, IllegalStateError) as exc:
-                    # Rebalanced away: the next owner re-reads and the processed table dedups.
-                    log.info("offset commit failed after rebalance", consumer=self.name, error=repr(exc))
-                hw = consumer.highwater(tp)
-                if hw is not None:
-                    CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, hw - msgs[-1].offset - 1))
+                await self._commit(consumer, {tp: msgs})
 
-    async def _process_partition(self, tp: TopicPartition, msgs) -> None:
-        ok, tried = await self._fast_path(msgs)
-        if not ok:
-            # Slow path: one SAVEPOINT per message, retries, dead letters. The message whose handler
-            # failed on the fast path has used one of its attempts already.
-            async with self.session_factory() as session, session.begin():
-                for msg in msgs:
-                    await self._process_one(session, msg, tried)
+    async def _commit(self, consumer: AIOKafkaConsumer, batches: dict) -> None:
+        try:
+            # bounded: aiokafka retries some errors forever (a broker that lost the topic)
+            await asyncio.wait_for(consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batches.items()}), 15)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Rebalanced away: the next owner re-reads and the processed table dedups.
+            log.info("offset commit failed after rebalance", consumer=self.name, error=repr(exc))
+        for tp, msgs in batches.items():
+            hw = consumer.highwater(tp)
+            if hw is not None:
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, hw - msgs[-1].offset - 1))
+
+    async def _process_partition(self, tp: TopicPartition, msgs, tried: str | None = None) -> None:
+        """Slow path: one SAVEPOINT per message, retries, dead letters. The message whose handler failed
+        on the fast path has used one of its attempts already."""
+        async with self.session_factory() as session, session.begin():
+            for msg in msgs:
+                await self._process_one(session, msg, tried)
         self.handled += len(msgs)
 
     async def _fast_path(self, msgs) -> tuple[bool, str | None]:
@@ -193,15 +215,21 @@ class EventConsumer:
                 new = {row[0] for row in res}
                 done: set[str] = set()
                 outcomes = []
+                fresh = []
                 for msg, env, payload, handler in items:
                     if env.id not in new or env.id in done:
                         outcomes.append((msg.topic, "duplicate"))
                         continue
                     done.add(env.id)
-                    current = env.id
-                    with hooks.around_handler(self.name, msg.topic, msg.headers, env.id):
-                        await handler(session, env, payload)
                     outcomes.append((msg.topic, "ok"))
+                    fresh.append((msg, env, payload, handler))
+                if self.batch_handler is not None and len(fresh) > 1:
+                    await self.batch_handler(session, [(env, payload) for _, env, payload, _ in fresh])
+                else:
+                    for msg, env, payload, handler in fresh:
+                        current = env.id
+                        with hooks.around_handler(self.name, msg.topic, msg.headers, env.id):
+                            await handler(session, env, payload)
                 current = None
         except asyncio.CancelledError:
             raise
@@ -255,8 +283,8 @@ class EventConsumer:
                 last = exc
                 break
             except Exception as exc:
-                if is_connection_error(exc):
-                    raise  # the database or network is away, not the message: retry the batch later
+                if is_connection_error(exc) or is_transient_conflict(exc):
+                    raise  # the database or network is away, or a lock race: not the message; retry the batch later
                 last = exc
                 log.warning("handler failed", consumer=self.name, topic=topic, event_id=env.id,
                             attempt=attempt, error=repr(exc))

@@ -9,7 +9,7 @@ import dataclasses
 
 import structlog
 from fengqiao_events import EventConsumer, all_specs
-from fengqiao_events.consumer import Handler
+from fengqiao_events.consumer import BatchHandler, Handler
 
 from . import service
 from .service import Ctx
@@ -17,37 +17,23 @@ from .service import Ctx
 log = structlog.get_logger("fengqiao.analytics.consumers")
 
 
-async def _ignore(ctx: Ctx, session, env, payload) -> None:
-    """weak-signal.flagged is our own announcement: the ledger row was written when it was raised."""
-
-
-def _guarded(fn, ctx: Ctx) -> Handler:
-    async def handler(session, env, payload) -> None:
-        if await service.is_current(ctx, session):
-            await fn(ctx, session, env, payload)
-
-    return handler
-
-
 def handlers(ctx: Ctx) -> dict[str, Handler]:
-    """Handlers for every registered topic, writing for ``ctx.generation``."""
-    out: dict[str, Handler] = {}
-    for spec in all_specs():
-        t = spec.topic
-        if t in service.CASE_TOPICS:
-            fn = service.handle_case_event
-        elif t in service.ORDER_TOPICS:
-            fn = service.handle_order_event
-        elif t in service.MEDIATION_TOPICS:
-            fn = service.handle_mediation_event
-        elif t == "weak-signal.reported":
-            fn = service.handle_weak_signal_report
-        elif t == "weak-signal.triaged":
-            fn = service.handle_triaged
-        else:
-            fn = _ignore
-        out[t] = _guarded(fn, ctx)
-    return out
+    """The per-message handler of every registered topic (the consumer's slow path), writing for
+    ``ctx.generation``; a batch of one through the same fold as :func:`batch_handler`."""
+
+    async def one(session, env, payload) -> None:
+        await service.handle_one(ctx, session, env, payload)
+
+    return {spec.topic: one for spec in all_specs()}
+
+
+def batch_handler(ctx: Ctx) -> BatchHandler:
+    """The consumer's fast path: a whole poll's new events folded at once."""
+
+    async def many(session, items) -> None:
+        await service.handle_batch(ctx, session, items)
+
+    return many
 
 
 class ConsumerSupervisor:
@@ -84,10 +70,11 @@ class ConsumerSupervisor:
 
     def _start_consumer(self, generation: int) -> None:
         s = self.runtime.settings
+        ctx = dataclasses.replace(self.ctx, generation=generation)
         self.consumer = EventConsumer(
             name=service.group_name(s, generation), bootstrap=s.kafka_bootstrap_servers,
             session_factory=self.runtime.session_factory,
-            handlers=handlers(dataclasses.replace(self.ctx, generation=generation)),
+            handlers=handlers(ctx), batch_handler=batch_handler(ctx),
             producer=self.runtime.producer, max_attempts=s.consumer_max_attempts, batch_size=s.consumer_batch_size,
         )
         self.generation = generation

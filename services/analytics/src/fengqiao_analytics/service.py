@@ -19,7 +19,7 @@ from fengqiao_common.jurisdiction import Jurisdiction
 from fengqiao_events import Envelope, Outbox
 from fengqiao_events.payloads.analytics import WeakSignalFlagged, WeakSignalTriaged
 from fengqiao_events.payloads.common import Actor
-from sqlalchemy import and_, event, func, select, text, update
+from sqlalchemy import bindparam, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,47 +144,199 @@ class Deltas:
         self.counter = Counter()
 
 
-# --- cases and orders -------------------------------------------------------------------------------------
-async def _lock_case(session: AsyncSession, case_id: str) -> dict:
-    stmt = pg_insert(cases).values(case_id=case_id)
-    stmt = stmt.on_conflict_do_update(index_elements=["case_id"], set_={"case_id": stmt.excluded.case_id})
-    row = (await session.execute(stmt.returning(*cases.c))).mappings().one()
-    return dict(row)
+# --- the batch fold: cases, orders, mediation ---------------------------------------------------------------
+def _case_relevant(o: dict) -> tuple:
+    """The part of an order that a case's aggregates depend on."""
+    return (o.get("dispatched"), o.get("status") == "returned",
+            bool(o.get("missed_stages")) and o.get("status") in rm.ORDER_OPEN)
 
 
-async def _lock_order(session: AsyncSession, order_id: str, case_id: str, department: str) -> dict:
-    stmt = pg_insert(orders).values(order_id=order_id, case_id=case_id, department=department)
-    stmt = stmt.on_conflict_do_update(index_elements=["order_id"], set_={"order_id": stmt.excluded.order_id})
-    row = (await session.execute(stmt.returning(*orders.c))).mappings().one()
-    return dict(row)
+def _update_many(table, key: str):
+    """UPDATE of every non-key column of one row, for executemany (one round trip for many rows)."""
+    return (update(table).where(table.c[key] == bindparam(f"k_{key}"))
+            .values({c.name: bindparam(c.name, type_=c.type) for c in table.c if c.name != key}))
 
 
-def _changed(old: dict, new: dict, columns) -> dict:
-    return {c.name: new[c.name] for c in columns if c.name in new and new[c.name] != old.get(c.name)}
+_CASE_UPDATE = _update_many(cases, "case_id")
+_ORDER_UPDATE = _update_many(orders, "order_id")
 
 
-async def _save_case(ctx: Ctx, session: AsyncSession, old: dict, new: dict, deltas: Deltas) -> None:
-    values = _changed(old, new, cases.c)
-    if values:
-        await session.execute(update(cases).where(cases.c.case_id == old["case_id"]).values(**values))
-    deltas.add(rm.diff(rm.case_contributions(old, ctx.tz), rm.case_contributions(new, ctx.tz)))
+async def _insert_ticker(session: AsyncSession, rows: list[dict]) -> None:
+    if not rows:
+        return
+    ids = (await session.execute(insert(ticker).values(rows).returning(ticker.c.id))).scalars().all()
+    lo, hi = min(ids), max(ids)
+    if hi // 100 != (lo - 1) // 100:  # crossed a multiple of 100: trim to the newest TICKER_KEEP
+        await session.execute(ticker.delete().where(ticker.c.id <= hi - TICKER_KEEP))
 
 
-async def _save_order(session: AsyncSession, old: dict, new: dict, deltas: Deltas) -> None:
-    values = _changed(old, new, orders.c)
-    if values:
-        await session.execute(update(orders).where(orders.c.order_id == old["order_id"]).values(**values))
-    deltas.add(rm.diff(rm.order_contributions(old), rm.order_contributions(new)))
+def _ticker_row(topic: str, at: datetime | None, *, case_no=None, grid=None, category=None, grade=None,
+                department=None) -> dict:
+    return {"at": at, "topic": topic, "case_no": case_no, "grid": grid, "category": category, "grade": grade,
+            "department": department}
 
 
-async def _ticker(session: AsyncSession, topic: str, at: datetime, *, case_no=None, grid=None, category=None,
-                  grade=None, department=None) -> None:
-    new_id = (await session.execute(
-        pg_insert(ticker).values(at=at, topic=topic, case_no=case_no, grid=grid, category=category, grade=grade,
-                                 department=department).returning(ticker.c.id)
-    )).scalar_one()
-    if new_id % 100 == 0:
-        await session.execute(ticker.delete().where(ticker.c.id <= new_id - TICKER_KEEP))
+async def _ticker(session: AsyncSession, topic: str, at: datetime, **fields) -> None:
+    await _insert_ticker(session, [_ticker_row(topic, at, **fields)])
+
+
+class Fold:
+    """Folds a batch of case, order and mediation events into the read models with a constant number of
+    statements: the rows are locked and loaded once, the events applied in memory in their order (exactly
+    as one by one), then written back with executemany, and the rules run once per batch over the final
+    state (set-based). Counter deltas are the difference between each row's contributions as loaded and
+    as written, so they telescope to the same sums as per-event deltas."""
+
+    def __init__(self, ctx: Ctx, session: AsyncSession):
+        self.ctx, self.session = ctx, session
+        self.deltas = Deltas(session)
+        self.cases: dict[str, dict] = {}
+        self.case_base: dict[str, dict] = {}  # as last written
+        self.orders: dict[str, dict] = {}
+        self.order_base: dict[str, dict] = {}
+        self.case_orders: dict[str, set[str]] = {}  # case id -> its order ids (for the case aggregates)
+        self.order_rows: dict[str, dict] = {}  # orders of those cases that this batch does not touch
+        self.tick: list[dict] = []
+        self.rule_cases: set[str] = set()
+        self.reports: dict[str, dict] = {}  # case id -> the case as its report left it (window rules)
+
+    # loading ------------------------------------------------------------------------------------------
+    async def _upsert_returning(self, table, key: str, rows: list[dict]) -> list[dict]:
+        stmt = pg_insert(table).values(rows)
+        stmt = stmt.on_conflict_do_update(index_elements=[key], set_={key: stmt.excluded[key]})
+        return [dict(r) for r in (await self.session.execute(stmt.returning(*table.c))).mappings()]
+
+    async def load(self, items: list[tuple[Envelope, Any]]) -> None:
+        case_ids = sorted({p.case_id for env, p in items if env.topic in CASE_TOPICS})
+        first: dict[str, tuple[str, str]] = {}
+        for env, p in items:
+            if env.topic in ORDER_TOPICS:
+                first.setdefault(p.order_id, (p.case_id, p.department))
+        if case_ids:  # rows in key order: concurrent batches lock in the same order
+            for r in await self._upsert_returning(cases, "case_id", [{"case_id": c} for c in case_ids]):
+                self.cases[r["case_id"]] = self.case_base[r["case_id"]] = r
+        if not first:
+            return
+        rows = [{"order_id": o, "case_id": c, "department": d} for o, (c, d) in sorted(first.items())]
+        for r in await self._upsert_returning(orders, "order_id", rows):
+            self.orders[r["order_id"]] = self.order_base[r["order_id"]] = r
+        of_cases = sorted({c for c, _ in first.values()})
+        for r in (await self.session.execute(
+            select(orders.c.order_id, orders.c.case_id, orders.c.department, orders.c.dispatched,
+                   orders.c.status, orders.c.missed_stages).where(orders.c.case_id.in_(of_cases))
+        )).mappings():
+            self.case_orders.setdefault(r["case_id"], set()).add(r["order_id"])
+            if r["order_id"] not in self.orders:
+                self.order_rows[r["order_id"]] = dict(r)
+        missing = [c for c in of_cases if c not in self.cases]
+        if missing:
+            for r in (await self.session.execute(
+                select(cases).where(cases.c.case_id.in_(missing)).order_by(cases.c.case_id).with_for_update()
+            )).mappings():
+                self.cases[r["case_id"]] = self.case_base[r["case_id"]] = dict(r)
+
+    async def _case(self, case_id: str) -> dict:
+        if case_id not in self.cases:  # an order's case not seen yet (its report comes later)
+            r = (await self._upsert_returning(cases, "case_id", [{"case_id": case_id}]))[0]
+            self.cases[case_id] = self.case_base[case_id] = r
+        return self.cases[case_id]
+
+    # applying -----------------------------------------------------------------------------------------
+    def apply_case(self, topic: str, p: Any) -> None:
+        if topic == "grid.event.reported":
+            p = p.model_copy(update={"reported_at": _aware(p.reported_at)})
+        new = rm.apply_case_event(self.cases[p.case_id], topic, p)
+        self.cases[p.case_id] = new
+        self.rule_cases.add(p.case_id)
+        if topic == "grid.event.reported":
+            self.reports[p.case_id] = new
+        if topic in TICKER_TOPICS:
+            self.tick.append(_ticker_row(topic, _aware(getattr(p, "reported_at", None) or p.at),
+                                         case_no=new["case_no"], grid=new["grid"], category=new["category"],
+                                         grade=new["grade"]))
+
+    async def apply_order(self, topic: str, p: Any) -> None:
+        o_old = self.orders[p.order_id]
+        o_new = rm.apply_order_event(o_old, topic, p)
+        self.orders[p.order_id] = o_new
+        self.case_orders.setdefault(p.case_id, set()).add(p.order_id)
+        if topic in ("order.returned", "order.escalated") or _case_relevant(o_old) != _case_relevant(o_new):
+            case_old = await self._case(p.case_id)
+            rows = [self.orders.get(o) or self.order_rows[o] for o in sorted(self.case_orders[p.case_id])]
+            depts, overdue = rm.case_aggregates_from_orders(rows)
+            case_new = rm.apply_case_event(case_old, topic, p)
+            case_new.update(departments=depts, overdue_orders=overdue)
+            case_new["status"] = rm.case_status(case_new)
+            self.cases[p.case_id] = case_new
+            if topic in ("order.returned", "order.escalated"):
+                self.rule_cases.add(p.case_id)
+        if topic in TICKER_TOPICS:
+            self.tick.append(_ticker_row(topic, _aware(p.at), case_no=o_new["case_no"], grid=o_new["grid"],
+                                         category=o_new["category"], grade=o_new["grade"],
+                                         department=o_new["department"]))
+
+    def apply_mediation(self, topic: str, p: Any) -> None:
+        self.deltas.add({("med", topic): 1, ("med_cat", f"{topic}|{p.category}"): 1})
+        if topic == "mediation.booked" and p.mode == "home":
+            self.deltas.add({("med", "home"): 1})
+        if topic in TICKER_TOPICS:
+            self.tick.append(_ticker_row(topic, _aware(p.at), category=p.category))
+
+    # writing ------------------------------------------------------------------------------------------
+    async def flush(self) -> None:
+        """Write changed rows (executemany) and the ticker; other handlers may then read the tables."""
+        tz = self.ctx.tz
+        changed = [c for c, row in self.cases.items() if row is not self.case_base[c] and row != self.case_base[c]]
+        if changed:
+            await self.session.execute(_CASE_UPDATE, [{**self.cases[c], "k_case_id": c} for c in sorted(changed)])
+            for c in changed:
+                self.deltas.add(rm.diff(rm.case_contributions(self.case_base[c], tz),
+                                        rm.case_contributions(self.cases[c], tz)))
+        self.case_base.update(self.cases)
+        changed = [o for o, row in self.orders.items() if row is not self.order_base[o] and row != self.order_base[o]]
+        if changed:
+            await self.session.execute(_ORDER_UPDATE,
+                                       [{**self.orders[o], "k_order_id": o} for o in sorted(changed)])
+            for o in changed:
+                self.deltas.add(rm.diff(rm.order_contributions(self.order_base[o]),
+                                        rm.order_contributions(self.orders[o])))
+        self.order_base.update(self.orders)
+        tick, self.tick = self.tick, []
+        await _insert_ticker(self.session, tick)
+
+    async def finish(self) -> None:
+        await self.flush()
+        for cid in sorted(self.rule_cases):
+            await evaluate_case_rules(self.ctx, self.session, self.cases[cid])
+        reports, self.rule_cases, self.reports = list(self.reports.values()), set(), {}
+        await evaluate_report_rules(self.ctx, self.session, reports)
+        await mark_conversions(self.ctx, self.session, reports)
+        self.deltas.stage()
+
+
+async def handle_batch(ctx: Ctx, session: AsyncSession, items: list[tuple[Envelope, Any]]) -> None:
+    """All of a batch's events (the consumer's fast path), in order, with the same effect as one by one."""
+    if not await is_current(ctx, session):
+        return
+    fold = Fold(ctx, session)
+    await fold.load(items)
+    for env, p in items:
+        topic = env.topic
+        if topic in CASE_TOPICS:
+            fold.apply_case(topic, p)
+        elif topic in ORDER_TOPICS:
+            await fold.apply_order(topic, p)
+        elif topic in MEDIATION_TOPICS:
+            fold.apply_mediation(topic, p)
+        elif topic in OTHER_HANDLERS:
+            await fold.flush()  # these read and write the tables directly
+            await OTHER_HANDLERS[topic](ctx, session, env, p)
+    await fold.finish()
+
+
+async def handle_one(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
+    """One event (the consumer's slow path, message by message): a batch of one."""
+    await handle_batch(ctx, session, [(env, p)])
 
 
 async def is_current(ctx: Ctx, session: AsyncSession) -> bool:
@@ -202,110 +354,76 @@ async def is_current(ctx: Ctx, session: AsyncSession) -> bool:
     return info["fq_analytics_current"]
 
 
-async def handle_case_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
-    topic = env.topic
-    deltas = Deltas(session)
-    old = await _lock_case(session, p.case_id)
-    if topic == "grid.event.reported":
-        p = p.model_copy(update={"reported_at": _aware(p.reported_at)})
-    new = rm.apply_case_event(old, topic, p)
-    await _save_case(ctx, session, old, new, deltas)
-    await evaluate_case_rules(ctx, session, new)
-    if topic == "grid.event.reported":
-        await evaluate_report_rules(ctx, session, new)
-        await mark_conversions(ctx, session, new)
-    if topic in TICKER_TOPICS:
-        await _ticker(session, topic, _aware(getattr(p, "reported_at", None) or p.at), case_no=new["case_no"],
-                      grid=new["grid"], category=new["category"], grade=new["grade"])
-    deltas.stage()
-
-
-def _case_relevant(o: dict) -> tuple:
-    """The part of an order that a case's aggregates depend on."""
-    return (o.get("dispatched"), o.get("status") == "returned",
-            bool(o.get("missed_stages")) and o.get("status") in rm.ORDER_OPEN)
-
-
-async def handle_order_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
-    topic = env.topic
-    deltas = Deltas(session)
-    o_old = await _lock_order(session, p.order_id, p.case_id, p.department)
-    o_new = rm.apply_order_event(o_old, topic, p)
-    await _save_order(session, o_old, o_new, deltas)
-    case_new = None
-    if topic in ("order.returned", "order.escalated") or _case_relevant(o_old) != _case_relevant(o_new):
-        case_old = await _lock_case(session, p.case_id)
-        rows = (await session.execute(
-            select(orders.c.department, orders.c.dispatched, orders.c.status, orders.c.missed_stages)
-            .where(orders.c.case_id == p.case_id)
-        )).mappings().all()
-        depts, overdue = rm.case_aggregates_from_orders([dict(r) for r in rows])
-        case_new = rm.apply_case_event(case_old, topic, p)
-        case_new.update(departments=depts, overdue_orders=overdue)
-        case_new["status"] = rm.case_status(case_new)
-        await _save_case(ctx, session, case_old, case_new, deltas)
-        if topic in ("order.returned", "order.escalated"):
-            await evaluate_case_rules(ctx, session, case_new)
-    if topic in TICKER_TOPICS:
-        await _ticker(session, topic, _aware(p.at), case_no=o_new["case_no"], grid=o_new["grid"],
-                      category=o_new["category"], grade=o_new["grade"], department=o_new["department"])
-    deltas.stage()
-
-
-async def handle_mediation_event(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
-    topic = env.topic
-    deltas = Deltas(session)
-    deltas.add({("med", topic): 1, ("med_cat", f"{topic}|{p.category}"): 1})
-    if topic == "mediation.booked" and p.mode == "home":
-        deltas.add({("med", "home"): 1})
-    if topic in TICKER_TOPICS:
-        await _ticker(session, topic, _aware(p.at), category=p.category)
-    deltas.stage()
-
-
 # --- weak signals -----------------------------------------------------------------------------------------
-async def sync_rule_signal(ctx: Ctx, session: AsyncSession, *, rule: str, subject: str, active: bool,
-                           reasons: list[str], case_ids: list[str], first_at: datetime | None,
-                           grid: str | None = None, community: str | None = None,
-                           category: str | None = None, people: int = 0) -> None:
-    sid = ws.signal_id(rule, subject)
-    if not active:
-        # the row keeps the figures of the latest evaluation, so that its content depends only on the events
-        # seen, not on their order (a triaged signal stays listed even when its condition no longer holds)
-        await session.execute(update(signals).where(signals.c.signal_id == sid).values(
-            active=False, reasons=reasons, case_ids=case_ids[:50],
-            first_at=func.coalesce(first_at, signals.c.first_at)))
+@dataclass
+class RuleSignal:
+    """One evaluation of a rule for one subject."""
+
+    rule: str
+    subject: str
+    active: bool
+    reasons: list[str]
+    case_ids: list[str]
+    first_at: datetime | None
+    grid: str | None = None
+    community: str | None = None
+    category: str | None = None
+    people: int = 0
+
+
+_DEACTIVATE = (update(signals).where(signals.c.signal_id == bindparam("k_signal_id")).values(
+    active=False, reasons=bindparam("reasons", type_=signals.c.reasons.type),
+    case_ids=bindparam("case_ids", type_=signals.c.case_ids.type),
+    first_at=func.coalesce(bindparam("first_at", type_=signals.c.first_at.type), signals.c.first_at)))
+
+
+async def sync_rule_signals(ctx: Ctx, session: AsyncSession, evaluations: list[RuleSignal]) -> None:
+    """Write rule evaluations: active ones upsert their signal (one statement), inactive ones update an
+    existing signal's figures (the row keeps the figures of the latest evaluation, so that its content
+    depends only on the events seen, not on their order; a triaged signal stays listed even when its
+    condition no longer holds). A signal raised for the first time is announced."""
+    latest = {ws.signal_id(e.rule, e.subject): e for e in evaluations}  # one row may appear once per statement
+    off = [{"k_signal_id": sid, "reasons": e.reasons, "case_ids": e.case_ids[:50], "first_at": e.first_at}
+           for sid, e in sorted(latest.items()) if not e.active]
+    if off:
+        await session.execute(_DEACTIVATE, off)
+    on = [(sid, e) for sid, e in sorted(latest.items()) if e.active]
+    if not on:
         return
-    stmt = pg_insert(signals).values(
-        signal_id=sid, source="rule", rule=rule, subject=subject, grid=grid, community=community,
-        category=category, reasons=reasons, case_ids=case_ids[:50], people_involved=people, active=True,
-        first_at=first_at,
-    )
+    stmt = pg_insert(signals).values([
+        {"signal_id": sid, "source": "rule", "rule": e.rule, "subject": e.subject, "grid": e.grid,
+         "community": e.community, "category": e.category, "reasons": e.reasons, "case_ids": e.case_ids[:50],
+         "people_involved": e.people, "active": True, "first_at": e.first_at} for sid, e in on])
     ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(index_elements=["signal_id"], set_={
-        "source": "rule", "rule": rule, "subject": subject, "active": True, "reasons": ex.reasons,
+        "source": "rule", "rule": ex.rule, "subject": ex.subject, "active": True, "reasons": ex.reasons,
         "case_ids": ex.case_ids, "people_involved": ex.people_involved,
         "grid": func.coalesce(ex.grid, signals.c.grid), "community": func.coalesce(ex.community, signals.c.community),
         "category": func.coalesce(ex.category, signals.c.category),
         "first_at": func.coalesce(ex.first_at, signals.c.first_at), "updated_at": func.now(),
     })
-    inserted = (await session.execute(stmt.returning(text("(xmax = 0) AS inserted")))).scalar_one()
-    if inserted:
-        await _announce(ctx, session, sid, rule, reasons, grid, community, category)
+    res = await session.execute(stmt.returning(signals.c.signal_id, text("(xmax = 0) AS inserted")))
+    new = sorted(r[0] for r in res if r[1])
+    if new:
+        await _announce(ctx, session, [latest[sid] for sid in new])
 
 
-async def _announce(ctx: Ctx, session: AsyncSession, sid: str, rule: str, reasons: list[str], grid, community,
-                    category) -> None:
+async def _announce(ctx: Ctx, session: AsyncSession, raised: list[RuleSignal]) -> None:
     """Emit weak-signal.flagged once per signal ever (a_emitted survives rebuilds)."""
+    by_id = {ws.signal_id(e.rule, e.subject): e for e in raised}
     first = (await session.execute(
-        pg_insert(emitted).values(signal_id=sid).on_conflict_do_nothing().returning(emitted.c.signal_id)
-    )).first()
-    if first is None:
+        pg_insert(emitted).values([{"signal_id": sid} for sid in sorted(by_id)]).on_conflict_do_nothing()
+        .returning(emitted.c.signal_id)
+    )).scalars().all()
+    if not first:
         return
     at = datetime.now(UTC)
-    await ctx.outbox.add(session, WeakSignalFlagged(signal_id=sid, rule=rule, reasons=reasons, grid=grid,
-                                                    community=community, category=category, at=at))
-    await _ticker(session, "weak-signal.flagged", at, grid=grid, category=category)
+    payloads = [WeakSignalFlagged(signal_id=sid, rule=by_id[sid].rule, reasons=by_id[sid].reasons,
+                                  grid=by_id[sid].grid, community=by_id[sid].community,
+                                  category=by_id[sid].category, at=at) for sid in sorted(first)]
+    await ctx.outbox.add(session, *payloads)
+    await _insert_ticker(session, [_ticker_row("weak-signal.flagged", at, grid=p.grid, category=p.category)
+                                   for p in payloads])
 
 
 def _names(ctx: Ctx, c: dict) -> tuple[str, str, str]:
@@ -318,125 +436,158 @@ def _names(ctx: Ctx, c: dict) -> tuple[str, str, str]:
 
 async def evaluate_case_rules(ctx: Ctx, session: AsyncSession, c: dict) -> None:
     """Rules whose subject is one case: returns/reopenings, escalations, many people involved. Their counts
-    only grow, so an inactive rule needs no write."""
+    only grow, so an inactive rule needs no write (and the final state of a batch decides)."""
     t = ctx.thresholds
     common = dict(case_ids=[c["case_id"]], first_at=c.get("reported_at"), grid=c.get("grid"),
                   community=c.get("community"), category=c.get("category"))
     no = c.get("case_no") or c["case_id"]
+    out: list[RuleSignal] = []
     n = c["return_count"] + c["reopen_count"]
     if n >= t.return_reopen_count:
-        await sync_rule_signal(ctx, session, rule="return_reopen", subject=c["case_id"], active=True, reasons=[
+        out.append(RuleSignal("return_reopen", c["case_id"], True, [
             f"案件 {no} 退单 {c['return_count']} 次、重新打开 {c['reopen_count']} 次（阈值 {t.return_reopen_count}） / "
             f"case {no} returned {c['return_count']}x, reopened {c['reopen_count']}x (threshold {t.return_reopen_count})"
-        ], **common)
+        ], **common))
     if c["escalation_count"] >= t.escalation_count:
-        await sync_rule_signal(ctx, session, rule="escalation", subject=c["case_id"], active=True, reasons=[
+        out.append(RuleSignal("escalation", c["case_id"], True, [
             f"案件 {no} 被督办 {c['escalation_count']} 次 / case {no} escalated {c['escalation_count']}x"
-        ], **common)
+        ], **common))
     if c.get("reported") and c["people_involved"] >= t.people_count:
-        await sync_rule_signal(ctx, session, rule="many_people", subject=c["case_id"], active=True, reasons=[
+        out.append(RuleSignal("many_people", c["case_id"], True, [
             f"案件 {no} 涉及 {c['people_involved']} 人（阈值 {t.people_count}） / "
             f"case {no} involves {c['people_involved']} people (threshold {t.people_count})"
-        ], people=c["people_involved"], **common)
+        ], people=c["people_involved"], **common))
+    if out:
+        await sync_rule_signals(ctx, session, out)
 
 
-async def _count_cases(session: AsyncSession, *conds) -> tuple[int, list[str], datetime | None]:
-    row = (await session.execute(
-        select(func.count(), func.array_agg(cases.c.case_id), func.min(cases.c.reported_at))
-        .where(cases.c.reported, *conds)
-    )).one()
-    return int(row[0]), sorted(row[1] or []), row[2]
+async def _window_counts(session: AsyncSession, match: list[str], keys: list[tuple], extra: str = "",
+                         ) -> dict[tuple, tuple[int, list[str], datetime | None]]:
+    """Reported cases per key in one statement. Each key is ``(*values, start, end)``: the values are
+    matched against the case columns named in ``match``, ``reported_at`` against ``[start, end)``. Returns
+    key -> (count, sorted case ids, earliest report) for keys with at least one case."""
+    if not keys:
+        return {}
+    n = len(match)
+    cols = ", ".join(f"v{i}" for i in range(n))
+    arrays = ", ".join([*(f"CAST(:v{i} AS text[])" for i in range(n)),
+                        "CAST(:s AS timestamptz[])", "CAST(:e AS timestamptz[])"])
+    on = " AND ".join([*(f"c.{m} = k.v{i}" for i, m in enumerate(match)), "c.reported_at >= k.s",
+                       "c.reported_at < k.e", "c.reported", *([extra] if extra else [])])
+    sql = text(f"SELECT k.i, count(*), array_agg(c.case_id), min(c.reported_at) "
+               f"FROM unnest({arrays}) WITH ORDINALITY AS k({cols}, s, e, i) "
+               f"JOIN a_cases c ON {on} GROUP BY k.i")
+    params = {f"v{i}": [k[i] for k in keys] for i in range(n)}
+    params |= {"s": [k[n] for k in keys], "e": [k[n + 1] for k in keys]}
+    out = {}
+    for i, count, ids, first in (await session.execute(sql, params)).all():
+        out[keys[i - 1]] = (int(count), sorted(ids or []), first)
+    return out
 
 
-async def evaluate_report_rules(ctx: Ctx, session: AsyncSession, c: dict) -> None:
-    """Window rules, evaluated when a case's report arrives (counts over tumbling windows)."""
-    t = ctx.thresholds
-    day = c["reported_at"].astimezone(ctx.tz).date()
-    grid_name, comm_name, dom_name = _names(ctx, c)
-    if c.get("grid") and c.get("category"):
-        idx, start, end = ws.window(day, t.repeat_days)
-        n, ids, first = await _count_cases(
-            session, cases.c.grid == c["grid"], cases.c.category == c["category"],
-            cases.c.reported_at >= ctx.local_start(start), cases.c.reported_at < ctx.local_start(end))
-        if n >= t.repeat_count:
-            await sync_rule_signal(
-                ctx, session, rule="repeat_domain_grid", subject=f"{c['grid']}|{c['category']}|{idx}", active=True,
-                reasons=[f"{grid_name}「{dom_name}」{start}~{end - timedelta(days=1)} 共 {n} 件（阈值 {t.repeat_count}） / "
-                         f"{n} {c['category']} cases in grid {c['grid']} {start}..{end - timedelta(days=1)} "
-                         f"(threshold {t.repeat_count})"],
-                case_ids=ids, first_at=first, grid=c["grid"], community=c.get("community"), category=c["category"])
-    if c.get("requester_ref"):
-        idx, start, end = ws.window(day, t.requester_days)
-        n, ids, first = await _count_cases(
-            session, cases.c.requester_ref == c["requester_ref"],
-            cases.c.reported_at >= ctx.local_start(start), cases.c.reported_at < ctx.local_start(end))
-        if n >= t.requester_count:
-            await sync_rule_signal(
-                ctx, session, rule="repeat_requester", subject=f"{c['requester_ref']}|{idx}", active=True,
-                reasons=[f"同一诉求人 {start}~{end - timedelta(days=1)} 提出 {n} 件（阈值 {t.requester_count}） / "
-                         f"one requester raised {n} cases {start}..{end - timedelta(days=1)} "
-                         f"(threshold {t.requester_count})"],
-                case_ids=ids, first_at=first)  # one requester's cases span grids and domains
-    if c.get("community"):
-        idx, _, _ = ws.window(day, t.trend_days)
-        bounds = {k: ws.window_by_index(k, t.trend_days) for k in (idx - 1, idx, idx + 1)}
-        at = cases.c.reported_at
-
-        def inside(k):
-            s, e = bounds[k]
-            return and_(at >= ctx.local_start(s), at < ctx.local_start(e))
-
-        row = (await session.execute(
-            select(*[func.count().filter(inside(k)) for k in (idx - 1, idx, idx + 1)],
-                   *[func.array_agg(cases.c.case_id).filter(inside(k)) for k in (idx, idx + 1)],
-                   *[func.min(at).filter(inside(k)) for k in (idx, idx + 1)])
-            .where(cases.c.reported, cases.c.community == c["community"],
-                   at >= ctx.local_start(bounds[idx - 1][0]), at < ctx.local_start(bounds[idx + 1][1]))
-        )).one()
-        n = {idx - 1: row[0], idx: row[1], idx + 1: row[2]}
-        ids = {idx: row[3] or [], idx + 1: row[4] or []}
-        first = {idx: row[5], idx + 1: row[6]}
-        for w in (idx, idx + 1):  # this case counts in window idx and as the baseline of idx + 1
-            cur, prev = int(n[w]), int(n[w - 1])
-            if cur < t.trend_min:
-                continue  # counts only grow: below the minimum it has never been active
-            s, e = bounds[w]
-            await sync_rule_signal(
-                ctx, session, rule="rising_trend", subject=f"{c['community']}|{w}",
-                active=ws.rising(cur, prev, t.trend_ratio, t.trend_min),
-                reasons=[f"{comm_name} {s}~{e - timedelta(days=1)} 共 {cur} 件，上一周期 {prev} 件 / "
-                         f"{cur} cases in community {c['community']} {s}..{e - timedelta(days=1)}, {prev} before"],
-                case_ids=sorted(ids[w]), first_at=first[w], community=c["community"])
-    if c.get("wage_arrears") and c.get("community"):
-        holiday = ws.next_holiday(day, t.wage_days)
-        if holiday is not None:
-            s = holiday - timedelta(days=t.wage_days)
-            n, ids, first = await _count_cases(
-                session, cases.c.community == c["community"], cases.c.wage_arrears,
-                cases.c.reported_at >= ctx.local_start(s), cases.c.reported_at < ctx.local_start(holiday))
-            if n >= t.wage_count:
-                await sync_rule_signal(
-                    ctx, session, rule="wage_arrears_holiday", subject=f"{c['community']}|{holiday}", active=True,
-                    reasons=[f"{comm_name} 节前（{holiday} {ws.holiday_name(holiday)}）欠薪反映 {n} 件（阈值 {t.wage_count}） / "
-                             f"{n} wage-arrears reports in community {c['community']} before the holiday on {holiday}"],
-                    case_ids=ids, first_at=first, community=c["community"], category="labour")
-
-
-async def mark_conversions(ctx: Ctx, session: AsyncSession, c: dict) -> None:
-    """A grid worker's weak-signal report 'became a case' when a case of the same domain in the same grid
-    follows within conversion_days; the earliest such case is recorded (order-independent)."""
-    if not (c.get("grid") and c.get("category")):
+async def evaluate_report_rules(ctx: Ctx, session: AsyncSession, reports: list[dict]) -> None:
+    """Window rules over tumbling windows, evaluated for the cases whose report arrived (once per distinct
+    window of a batch, each rule in one statement)."""
+    if not reports:
         return
-    t_case, cid = c["reported_at"], c["case_id"]
-    conv = timedelta(days=ctx.thresholds.conversion_days)
-    await session.execute(
-        update(signals)
-        .where(signals.c.source == "report", signals.c.grid == c["grid"], signals.c.category == c["category"],
-               signals.c.first_at < t_case, signals.c.first_at >= t_case - conv,
-               (signals.c.became_case_at.is_(None)) | (signals.c.became_case_at > t_case)
-               | and_(signals.c.became_case_at == t_case, signals.c.became_case_id > cid))
-        .values(became_case_id=cid, became_case_at=t_case)
-    )
+    t, ls = ctx.thresholds, ctx.local_start
+    out: list[RuleSignal] = []
+    repeat, requester, trend, wage = {}, {}, {}, {}
+    for c in reports:
+        day = c["reported_at"].astimezone(ctx.tz).date()
+        if c.get("grid") and c.get("category"):
+            idx, start, end = ws.window(day, t.repeat_days)
+            repeat[(c["grid"], c["category"], ls(start), ls(end))] = (idx, start, end, c)
+        if c.get("requester_ref"):
+            idx, start, end = ws.window(day, t.requester_days)
+            requester[(c["requester_ref"], ls(start), ls(end))] = (idx, start, end)
+        if c.get("community"):
+            idx, _, _ = ws.window(day, t.trend_days)
+            for w in (idx, idx + 1):  # this case counts in window idx and as the baseline of idx + 1
+                trend[(c["community"], w)] = c
+        if c.get("wage_arrears") and c.get("community"):
+            holiday = ws.next_holiday(day, t.wage_days)
+            if holiday is not None:
+                s = holiday - timedelta(days=t.wage_days)
+                wage[(c["community"], ls(s), ls(holiday))] = (holiday, c)
+
+    counts = await _window_counts(session, ["grid", "category"], sorted(repeat))
+    for key, (idx, start, end, c) in sorted(repeat.items()):
+        n, ids, first = counts.get(key, (0, [], None))
+        if n >= t.repeat_count:
+            grid_name, _, dom_name = _names(ctx, c)
+            out.append(RuleSignal(
+                "repeat_domain_grid", f"{c['grid']}|{c['category']}|{idx}", True,
+                [f"{grid_name}「{dom_name}」{start}~{end - timedelta(days=1)} 共 {n} 件（阈值 {t.repeat_count}） / "
+                 f"{n} {c['category']} cases in grid {c['grid']} {start}..{end - timedelta(days=1)} "
+                 f"(threshold {t.repeat_count})"],
+                ids, first, grid=c["grid"], community=c.get("community"), category=c["category"]))
+
+    counts = await _window_counts(session, ["requester_ref"], sorted(requester))
+    for key, (idx, start, end) in sorted(requester.items()):
+        n, ids, first = counts.get(key, (0, [], None))
+        if n >= t.requester_count:
+            out.append(RuleSignal(  # one requester's cases span grids and domains
+                "repeat_requester", f"{key[0]}|{idx}", True,
+                [f"同一诉求人 {start}~{end - timedelta(days=1)} 提出 {n} 件（阈值 {t.requester_count}） / "
+                 f"one requester raised {n} cases {start}..{end - timedelta(days=1)} "
+                 f"(threshold {t.requester_count})"], ids, first))
+
+    windows = {(comm, k): ws.window_by_index(k, t.trend_days) for comm, w in trend for k in (w - 1, w)}
+    wkeys = {(comm, k): (comm, ls(s), ls(e)) for (comm, k), (s, e) in windows.items()}
+    counts = await _window_counts(session, ["community"], sorted(set(wkeys.values())))
+    for (comm, w), c in sorted(trend.items()):
+        cur, ids, first = counts.get(wkeys[(comm, w)], (0, [], None))
+        prev = counts.get(wkeys[(comm, w - 1)], (0, [], None))[0]
+        if cur < t.trend_min:
+            continue  # counts only grow: below the minimum it has never been active
+        s, e = windows[(comm, w)]
+        comm_name = _names(ctx, c)[1]
+        out.append(RuleSignal(
+            "rising_trend", f"{comm}|{w}", ws.rising(cur, prev, t.trend_ratio, t.trend_min),
+            [f"{comm_name} {s}~{e - timedelta(days=1)} 共 {cur} 件，上一周期 {prev} 件 / "
+             f"{cur} cases in community {comm} {s}..{e - timedelta(days=1)}, {prev} before"],
+            ids, first, community=comm))
+
+    counts = await _window_counts(session, ["community"], sorted(wage), extra="c.wage_arrears")
+    for key, (holiday, c) in sorted(wage.items()):
+        n, ids, first = counts.get(key, (0, [], None))
+        if n >= t.wage_count:
+            comm_name = _names(ctx, c)[1]
+            out.append(RuleSignal(
+                "wage_arrears_holiday", f"{c['community']}|{holiday}", True,
+                [f"{comm_name} 节前（{holiday} {ws.holiday_name(holiday)}）欠薪反映 {n} 件（阈值 {t.wage_count}） / "
+                 f"{n} wage-arrears reports in community {c['community']} before the holiday on {holiday}"],
+                ids, first, community=c["community"], category="labour"))
+    await sync_rule_signals(ctx, session, out)
+
+
+_CONVERSIONS = text("""
+UPDATE a_signals s SET became_case_id = b.cid, became_case_at = b.t
+FROM (
+    SELECT DISTINCT ON (s2.signal_id) s2.signal_id, k.cid, k.t
+    FROM unnest(CAST(:grid AS text[]), CAST(:cat AS text[]), CAST(:t AS timestamptz[]), CAST(:cid AS text[]))
+         AS k(grid, cat, t, cid)
+    JOIN a_signals s2 ON s2.source = 'report' AND s2.grid = k.grid AND s2.category = k.cat
+         AND s2.first_at < k.t AND s2.first_at >= k.t - CAST(:conv AS interval)
+    ORDER BY s2.signal_id, k.t, k.cid
+) b
+WHERE s.signal_id = b.signal_id
+  AND (s.became_case_at IS NULL OR s.became_case_at > b.t OR (s.became_case_at = b.t AND s.became_case_id > b.cid))
+""")
+
+
+async def mark_conversions(ctx: Ctx, session: AsyncSession, reports: list[dict]) -> None:
+    """A grid worker's weak-signal report 'became a case' when a case of the same domain in the same grid
+    follows within conversion_days; the earliest such case is recorded (order-independent). One statement
+    for all of a batch's reports."""
+    rows = sorted((c["grid"], c["category"], c["reported_at"], c["case_id"]) for c in reports
+                  if c.get("grid") and c.get("category"))
+    if not rows:
+        return
+    await session.execute(_CONVERSIONS, {
+        "grid": [r[0] for r in rows], "cat": [r[1] for r in rows], "t": [r[2] for r in rows],
+        "cid": [r[3] for r in rows], "conv": timedelta(days=ctx.thresholds.conversion_days)})
 
 
 async def handle_weak_signal_report(ctx: Ctx, session: AsyncSession, env: Envelope, p: Any) -> None:
@@ -497,6 +648,14 @@ async def apply_triage(session: AsyncSession, event_id: str, p: WeakSignalTriage
 
 async def handle_triaged(ctx: Ctx, session: AsyncSession, env: Envelope, p: WeakSignalTriaged) -> None:
     await apply_triage(session, env.id, p)
+
+
+# Events handled one by one against the tables (rare; not folded in memory). Any other topic is ignored,
+# e.g. weak-signal.flagged, our own announcement (the ledger row was written when the signal was raised).
+OTHER_HANDLERS = {
+    "weak-signal.reported": handle_weak_signal_report,
+    "weak-signal.triaged": handle_triaged,
+}
 
 
 async def change_signal_status(ctx: Ctx, session: AsyncSession, signal_id: str, status: str,
