@@ -68,6 +68,9 @@ def is_transient_conflict(exc: BaseException) -> bool:
     return False
 
 
+_MARK_MANY = pg_insert(processed_t).on_conflict_do_nothing().returning(processed_t.c.event_id)
+
+
 class PermanentError(Exception):
     """Raise from a handler for a message that can never succeed: it goes to the DLQ at once."""
 
@@ -206,11 +209,8 @@ class EventConsumer:
         current: str | None = None
         try:
             async with self.session_factory() as session, session.begin():
-                res = await session.execute(
-                    pg_insert(processed_t)
-                    .values([{"consumer": self.name, "event_id": env.id} for _, env, _, _ in items])
-                    .on_conflict_do_nothing()
-                    .returning(processed_t.c.event_id)
+                res = await session.execute(  # one cached statement, executemany with RETURNING
+                    _MARK_MANY, [{"consumer": self.name, "event_id": env.id} for _, env, _, _ in items]
                 )
                 new = {row[0] for row in res}
                 done: set[str] = set()

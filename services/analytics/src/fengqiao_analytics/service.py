@@ -157,6 +157,17 @@ def _update_many(table, key: str):
             .values({c.name: bindparam(c.name, type_=c.type) for c in table.c if c.name != key}))
 
 
+def _lock_many(table, key: str):
+    """INSERT .. ON CONFLICT DO UPDATE (a no-op that takes the row lock) RETURNING the row, for executemany."""
+    stmt = pg_insert(table)
+    return stmt.on_conflict_do_update(index_elements=[key], set_={key: stmt.excluded[key]}).returning(*table.c)
+
+
+_LOCK = {cases.name: _lock_many(cases, "case_id"), orders.name: _lock_many(orders, "order_id")}
+_ORDERS_OF_CASES = (select(orders.c.order_id, orders.c.case_id, orders.c.department, orders.c.dispatched,
+                           orders.c.status, orders.c.missed_stages)
+                    .where(orders.c.case_id.in_(bindparam("ids", expanding=True))))
+_CASE_COUNTED = frozenset({"order.returned", "order.escalated"})  # order events that count on their case
 _CASE_UPDATE = _update_many(cases, "case_id")
 _ORDER_UPDATE = _update_many(orders, "order_id")
 
@@ -164,10 +175,13 @@ _ORDER_UPDATE = _update_many(orders, "order_id")
 async def _insert_ticker(session: AsyncSession, rows: list[dict]) -> None:
     if not rows:
         return
-    ids = (await session.execute(insert(ticker).values(rows).returning(ticker.c.id))).scalars().all()
+    ids = (await session.execute(_TICKER_INSERT, rows)).scalars().all()
     lo, hi = min(ids), max(ids)
     if hi // 100 != (lo - 1) // 100:  # crossed a multiple of 100: trim to the newest TICKER_KEEP
         await session.execute(ticker.delete().where(ticker.c.id <= hi - TICKER_KEEP))
+
+
+_TICKER_INSERT = insert(ticker).returning(ticker.c.id)
 
 
 def _ticker_row(topic: str, at: datetime | None, *, case_no=None, grid=None, category=None, grade=None,
@@ -201,45 +215,38 @@ class Fold:
         self.reports: dict[str, dict] = {}  # case id -> the case as its report left it (window rules)
 
     # loading ------------------------------------------------------------------------------------------
-    async def _upsert_returning(self, table, key: str, rows: list[dict]) -> list[dict]:
-        stmt = pg_insert(table).values(rows)
-        stmt = stmt.on_conflict_do_update(index_elements=[key], set_={key: stmt.excluded[key]})
-        return [dict(r) for r in (await self.session.execute(stmt.returning(*table.c))).mappings()]
+    async def _lock(self, table, rows: list[dict]) -> list[dict]:
+        """Insert-or-lock rows (in key order: concurrent batches lock in the same order) and return them
+        as stored; one cached statement, executemany with RETURNING."""
+        res = await self.session.execute(_LOCK[table.name], rows)
+        return [dict(r) for r in res.mappings()]
 
     async def load(self, items: list[tuple[Envelope, Any]]) -> None:
-        case_ids = sorted({p.case_id for env, p in items if env.topic in CASE_TOPICS})
         first: dict[str, tuple[str, str]] = {}
         for env, p in items:
             if env.topic in ORDER_TOPICS:
                 first.setdefault(p.order_id, (p.case_id, p.department))
-        if case_ids:  # rows in key order: concurrent batches lock in the same order
-            for r in await self._upsert_returning(cases, "case_id", [{"case_id": c} for c in case_ids]):
+        if first:
+            rows = [{"order_id": o, "case_id": c, "department": d} for o, (c, d) in sorted(first.items())]
+            for r in await self._lock(orders, rows):
+                self.orders[r["order_id"]] = self.order_base[r["order_id"]] = r
+            of_cases = sorted({c for c, _ in first.values()})
+            for r in (await self.session.execute(_ORDERS_OF_CASES, {"ids": of_cases})).mappings():
+                self.case_orders.setdefault(r["case_id"], set()).add(r["order_id"])
+                if r["order_id"] not in self.orders:
+                    self.order_rows[r["order_id"]] = dict(r)
+        # the cases this batch changes: those of case events, and those of order events that touch them
+        need = {p.case_id for env, p in items if env.topic in CASE_TOPICS}
+        sim = dict(self.orders)
+        for env, p in items:
+            if env.topic in ORDER_TOPICS:
+                o_old = sim[p.order_id]
+                sim[p.order_id] = o_new = rm.apply_order_event(o_old, env.topic, p)
+                if env.topic in _CASE_COUNTED or _case_relevant(o_old) != _case_relevant(o_new):
+                    need.add(p.case_id)
+        if need:
+            for r in await self._lock(cases, [{"case_id": c} for c in sorted(need)]):
                 self.cases[r["case_id"]] = self.case_base[r["case_id"]] = r
-        if not first:
-            return
-        rows = [{"order_id": o, "case_id": c, "department": d} for o, (c, d) in sorted(first.items())]
-        for r in await self._upsert_returning(orders, "order_id", rows):
-            self.orders[r["order_id"]] = self.order_base[r["order_id"]] = r
-        of_cases = sorted({c for c, _ in first.values()})
-        for r in (await self.session.execute(
-            select(orders.c.order_id, orders.c.case_id, orders.c.department, orders.c.dispatched,
-                   orders.c.status, orders.c.missed_stages).where(orders.c.case_id.in_(of_cases))
-        )).mappings():
-            self.case_orders.setdefault(r["case_id"], set()).add(r["order_id"])
-            if r["order_id"] not in self.orders:
-                self.order_rows[r["order_id"]] = dict(r)
-        missing = [c for c in of_cases if c not in self.cases]
-        if missing:
-            for r in (await self.session.execute(
-                select(cases).where(cases.c.case_id.in_(missing)).order_by(cases.c.case_id).with_for_update()
-            )).mappings():
-                self.cases[r["case_id"]] = self.case_base[r["case_id"]] = dict(r)
-
-    async def _case(self, case_id: str) -> dict:
-        if case_id not in self.cases:  # an order's case not seen yet (its report comes later)
-            r = (await self._upsert_returning(cases, "case_id", [{"case_id": case_id}]))[0]
-            self.cases[case_id] = self.case_base[case_id] = r
-        return self.cases[case_id]
 
     # applying -----------------------------------------------------------------------------------------
     def apply_case(self, topic: str, p: Any) -> None:
@@ -255,20 +262,20 @@ class Fold:
                                          case_no=new["case_no"], grid=new["grid"], category=new["category"],
                                          grade=new["grade"]))
 
-    async def apply_order(self, topic: str, p: Any) -> None:
+    def apply_order(self, topic: str, p: Any) -> None:
         o_old = self.orders[p.order_id]
         o_new = rm.apply_order_event(o_old, topic, p)
         self.orders[p.order_id] = o_new
         self.case_orders.setdefault(p.case_id, set()).add(p.order_id)
-        if topic in ("order.returned", "order.escalated") or _case_relevant(o_old) != _case_relevant(o_new):
-            case_old = await self._case(p.case_id)
+        if topic in _CASE_COUNTED or _case_relevant(o_old) != _case_relevant(o_new):
+            case_old = self.cases[p.case_id]  # locked by load()
             rows = [self.orders.get(o) or self.order_rows[o] for o in sorted(self.case_orders[p.case_id])]
             depts, overdue = rm.case_aggregates_from_orders(rows)
             case_new = rm.apply_case_event(case_old, topic, p)
             case_new.update(departments=depts, overdue_orders=overdue)
             case_new["status"] = rm.case_status(case_new)
             self.cases[p.case_id] = case_new
-            if topic in ("order.returned", "order.escalated"):
+            if topic in _CASE_COUNTED:
                 self.rule_cases.add(p.case_id)
         if topic in TICKER_TOPICS:
             self.tick.append(_ticker_row(topic, _aware(p.at), case_no=o_new["case_no"], grid=o_new["grid"],
@@ -325,7 +332,7 @@ async def handle_batch(ctx: Ctx, session: AsyncSession, items: list[tuple[Envelo
         if topic in CASE_TOPICS:
             fold.apply_case(topic, p)
         elif topic in ORDER_TOPICS:
-            await fold.apply_order(topic, p)
+            fold.apply_order(topic, p)
         elif topic in MEDIATION_TOPICS:
             fold.apply_mediation(topic, p)
         elif topic in OTHER_HANDLERS:
