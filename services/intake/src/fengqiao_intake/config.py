@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/fq_intake"
     demo_data: bool = False
     timezone: str = "Asia/Shanghai"
+    # the asyncpg pool of the new-case write path (reports, petitions, demands, Open311 requests)
+    write_pool_size: int = 16
 
     # request bodies and attachments (refused before they are read whole)
     max_body_bytes: int = 1_048_576

@@ -39,12 +39,11 @@ async def seed(runtime) -> None:
     created = 0
     for i, (principal, kind, body) in enumerate(items):
         key = f"demo-seed-{i}"
-        async with runtime.session_factory() as session:
-            if kind == "grid":
-                _, new = await service.report_grid_event(session, d, principal, body, key)
-            elif kind == "petition":
-                _, new = await service.register_petition(session, d, principal, body, key)
-            else:
-                _, new = await service.submit_demand(session, d, principal, body, key)
-            created += int(new)
+        if kind == "grid":
+            _, new = await service.report_grid_event(d, principal, body, key)
+        elif kind == "petition":
+            _, new = await service.register_petition(d, principal, body, key)
+        else:
+            _, new = await service.submit_demand(d, principal, body, key)
+        created += int(new)
     log.info("demo cases seeded", created=created, total=len(items))

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fengqiao_common.app import Runtime, create_service_app
 
 from . import service
+from .adapters.case_writer import CaseWriter
 from .adapters.storage import make_storage
 from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
 from .bodylimit import BodyLimitMiddleware
@@ -20,14 +21,23 @@ log = structlog.get_logger("fengqiao.intake")
 
 
 async def _wire(runtime: Runtime) -> None:
+    s = runtime.settings
+    writer = CaseWriter(s.asyncpg_dsn, min_size=min(2, s.write_pool_size), max_size=s.write_pool_size)
+    await writer.start()
     runtime.state["deps"] = service.Deps(
-        settings=runtime.settings, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox,
-        storage=make_storage(runtime.settings),
+        settings=s, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox, storage=make_storage(s),
+        writer=writer,
     )
     if runtime.settings.demo_data:
         from .demo import seed
 
         await seed(runtime)
+
+
+async def _unwire(runtime: Runtime) -> None:
+    deps = runtime.state.get("deps")
+    if deps is not None and deps.writer is not None:
+        await deps.writer.close()
 
 
 async def webhook_worker(runtime: Runtime) -> None:
@@ -62,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=consumer_specs(get_deps),
         background=[webhook_worker],
         on_start=[_wire],
+        on_stop=[_unwire],
     )
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
                        limits={"/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024})

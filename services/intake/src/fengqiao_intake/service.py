@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -11,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import filetype
 import structlog
 from fengqiao_common.auth import ADMIN, DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, Principal
 from fengqiao_common.errors import ApiError, conflict, field_error, forbidden, not_found
 from fengqiao_common.jurisdiction import Jurisdiction
 from fengqiao_events import Envelope
+from fengqiao_events.outbox import outbox_row
 from fengqiao_events.payloads.case import (
     CaseMerged,
     CaseRated,
@@ -32,9 +35,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .adapters.case_writer import CaseWriter
 from .adapters.orm import (
     attachments,
-    case_counters,
     case_requesters,
     cases,
     idempotency_keys,
@@ -77,6 +80,10 @@ class Deps:
     jurisdiction: Jurisdiction
     outbox: Any
     storage: Any
+    writer: CaseWriter | None = None  # the new-case write path (its own asyncpg pool)
+
+    def __post_init__(self) -> None:
+        self.timezone = ZoneInfo(self.settings.timezone)
 
 
 def deps_of(runtime) -> Deps:
@@ -181,55 +188,33 @@ def _place(d: Deps, body: CaseIn, *, snap: bool) -> tuple[str | None, str | None
     return None, community
 
 
-async def _allocate_case_no(session: AsyncSession, d: Deps, at: datetime) -> str:
-    """The next number of the day, taken in its own short transaction on its own connection.
+async def _allocate_case_no(conn, d: Deps, at: datetime) -> str:
+    """The next number of the day, taken in its own one-statement transaction that commits without
+    waiting for the WAL flush (see adapters.case_writer).
 
     The day's counter row is the one thing every report writes; holding its lock for the whole case
-    transaction serialised all writers (the bench showed it). Taken apart, in autocommit, the lock
-    lasts one statement on the server. The price: a case transaction that fails after this point leaves a gap in the day's
-    numbers (numbers are never repeated)."""
+    transaction serialised all writers (the bench showed it), and so did holding it over an fsync. The
+    price: a case transaction that fails after this point leaves a gap in the day's numbers (numbers
+    are never repeated)."""
     street = d.jurisdiction.street.code
-    day = at.astimezone(ZoneInfo(d.settings.timezone)).date()
-    stmt = pg_insert(case_counters).values(prefix=street, day=day, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[case_counters.c.prefix, case_counters.c.day], set_={"last": case_counters.c.last + 1}
-    ).returning(case_counters.c.last)
-    async with session.bind.connect() as conn:
-        # autocommit: the statement commits on the server, so the row lock never waits on this process
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        seq = (await conn.execute(stmt)).scalar_one()
-    return format_case_no(street, day, seq)
+    day = at.astimezone(d.timezone).date()
+    return format_case_no(street, day, await d.writer.next_case_seq(conn, street, day))
 
 
-async def _find_duplicate(session: AsyncSession, d: Deps, category: str, lat: float | None, lon: float | None,
+async def _find_duplicate(conn, d: Deps, category: str, lat: float | None, lon: float | None,
                           at: datetime) -> str | None:
     if lat is None or lon is None:
         return None
     radius = d.settings.duplicate_radius_m
     dlat, dlon = geo.degree_box(lat, radius)
     since = at - timedelta(hours=d.settings.duplicate_window_hours)
-    rows = (await session.execute(
-        select(cases.c.id, cases.c.lat, cases.c.lon).where(
-            cases.c.category == category,
-            cases.c.status.notin_(("closed", "merged")),
-            cases.c.reported_at >= since,
-            cases.c.lat.between(lat - dlat, lat + dlat),
-            cases.c.lon.between(lon - dlon, lon + dlon),
-        )
-    )).all()
+    rows = await d.writer.duplicate_candidates(conn, category, since, (lat - dlat, lat + dlat), (lon - dlon, lon + dlon))
     best, best_d = None, radius
     for r in rows:
-        dist = geo.distance_m(lat, lon, r.lat, r.lon)
+        dist = geo.distance_m(lat, lon, r["lat"], r["lon"])
         if dist <= best_d:
-            best, best_d = r.id, dist
+            best, best_d = r["id"], dist
     return best
-
-
-async def _by_idempotency(session: AsyncSession, caller: str, key: str) -> dict | None:
-    row = (await session.execute(
-        select(cases).where(cases.c.idem_caller == caller, cases.c.idem_key == key)
-    )).mappings().first()
-    return dict(row) if row else None
 
 
 def _replay(existing: dict, request_hash: str) -> dict:
@@ -241,7 +226,6 @@ def _replay(existing: dict, request_hash: str) -> dict:
 
 
 async def create_case(
-    session: AsyncSession,
     d: Deps,
     principal: Principal,
     body: CaseIn,
@@ -253,114 +237,112 @@ async def create_case(
     snap_grid: bool = False,
     media_url: str | None = None,
 ) -> tuple[dict, bool]:
-    """Accept a report; returns (case row, created). Same caller + key: the first case, nothing new."""
+    """Accept a report; returns (case row, created). Same caller + key: the first case, nothing new.
+
+    Three statements on one connection (adapters.case_writer): the case number, the duplicate
+    candidates, then the case with its requester, timeline entry and outbox row in one transaction."""
     caller = principal.sub
     request_hash = _canonical_hash(body)
-    if idempotency_key:
-        existing = await _by_idempotency(session, caller, idempotency_key)
-        if existing:
-            await session.rollback()
-            return _replay(existing, request_hash), False
-    await session.rollback()  # end the read transaction before the write one
     j = d.jurisdiction
-    domain = j.domain(body.category)
-    if domain is None:
-        raise _bad("category", f"类别 {body.category} 不在目录中", f"unknown category {body.category}",
-                   "unknown_category")
-    grid, community = _place(d, body, snap=snap_grid)
-    if channel == "grid_app" and not principal.has(*STAFF) and body.grid not in principal.grids:
-        raise ApiError(403, "forbidden", "只能上报本人负责网格的事件", "grid workers report only in their own grids",
-                       fields=[field_error("grid", "not_your_grid", "非本人负责网格", "not one of your grids",
-                                           ["body", "grid"])])
-    text = f"{body.title or ''}\n{body.description}"
-    decision = grading.decide(domain.default_grade, text, body.people_involved, body.grade)
-    reported_at = now()
-    loc = body.location
-    lat, lon = (loc.lat, loc.lon) if loc else (None, None)
-    parties = [p.model_dump() for p in body.parties] + (extra_parties or [])
-    requester = next((p for p in parties if p.get("role") == "requester"), None)
-    source_system = principal.external_system if principal.has(EXTERNAL_SYSTEM) else None
-    if source_system is not None and source_system not in {x.code for x in j.external_systems}:
-        raise forbidden(f"外部系统 {source_system} 未登记", f"external system {source_system} is not registered")
-    req_ref = pii.requester_ref(source_system or channel, requester.get("phone") or requester.get("id_card")
-                                or requester.get("name")) if requester else None
-    summary = body.title or body.description.replace("\n", " ")[:40]
-    case_id = str(uuid.uuid4())
-    case_no = await _allocate_case_no(session, d, reported_at)  # before the transaction: one connection at a time
-    try:
-        async with session.begin():
-            ids = list(body.attachments)
-            if ids:
-                found = (await session.execute(
-                    select(attachments.c.id).where(
-                        attachments.c.id.in_(ids), attachments.c.uploaded_by == caller,
-                        attachments.c.case_id.is_(None),
-                    ).with_for_update()
-                )).scalars().all()
-                missing = [a for a in ids if a not in set(found)]
-                if missing:
-                    raise _bad("attachments", f"附件不存在或已被使用：{', '.join(missing)}",
-                               f"unknown or already used attachments: {', '.join(missing)}", "unknown_attachment")
-            duplicate_of = await _find_duplicate(session, d, body.category, lat, lon, reported_at)
-            row = {
-                "id": case_id, "case_no": case_no, "channel": channel, "sub_channel": sub_channel,
-                "source_system": source_system, "external_ref": getattr(body, "external_ref", None),
-                "category": body.category, "grade": decision.grade, "grade_reasons": decision.reasons,
-                "keywords": decision.keywords, "district": j.district.code, "street": j.street.code,
-                "community": community, "grid": grid, "lat": lat, "lon": lon,
-                "address": loc.address if loc else None, "media_url": media_url, "summary": summary, "description": body.description,
-                "people_involved": body.people_involved, "parties": parties, "occurred_at": body.occurred_at,
-                "reported_at": reported_at, "reporter": _actor(principal), "status": "reported",
-                "status_at": reported_at, "duplicate_of": duplicate_of, "merged_into": None,
-                "last_rating": None, "last_rating_at": None,
-                "idem_caller": caller if idempotency_key else None, "idem_key": idempotency_key,
-                "idem_hash": request_hash if idempotency_key else None, "updated_at": reported_at,
-            }
-            await session.execute(insert(cases).values(**row))
-            await session.execute(insert(case_requesters).values(
-                case_id=case_id, source_system=source_system, channel=channel, requester_ref=req_ref,
-                origin_case_id=case_id,
-            ))
-            await session.execute(insert(timeline).values(
-                case_id=case_id, at=reported_at, kind="case.reported", status_effect=None,
-                actor=_actor(principal), note=note("case.reported", case_no),
-                detail={"channel": channel, "duplicate_of": duplicate_of},
-            ))
-            if ids:
-                await session.execute(update(attachments).where(attachments.c.id.in_(ids)).values(case_id=case_id))
-            await d.outbox.add(session, GridEventReported(
-                case_id=case_id, case_no=case_no, channel=channel, sub_channel=sub_channel,
-                source_system=source_system, category=body.category, grade=decision.grade,
-                grade_reasons=decision.reasons, grid=grid, community=community, street=j.street.code,
-                district=j.district.code, location=Location(lat=lat, lon=lon, address=row["address"]),
-                summary=summary, description=body.description, people_involved=body.people_involved,
-                keywords=decision.keywords, occurred_at=body.occurred_at, reported_at=reported_at,
-                reporter=Actor(**principal.actor()), requester_ref=req_ref, duplicate_of=duplicate_of,
-            ))
-    except IntegrityError as exc:
-        if idempotency_key and "uq_cases_idempotency" in str(exc.orig):
-            await session.rollback()
-            existing = await _by_idempotency(session, caller, idempotency_key)
-            await session.rollback()
+    async with d.writer.connection() as conn:
+        if idempotency_key:
+            existing = await d.writer.by_idempotency(conn, caller, idempotency_key)
             if existing:
                 return _replay(existing, request_hash), False
-        raise
+        domain = j.domain(body.category)
+        if domain is None:
+            raise _bad("category", f"类别 {body.category} 不在目录中", f"unknown category {body.category}",
+                       "unknown_category")
+        grid, community = _place(d, body, snap=snap_grid)
+        if channel == "grid_app" and not principal.has(*STAFF) and body.grid not in principal.grids:
+            raise ApiError(403, "forbidden", "只能上报本人负责网格的事件", "grid workers report only in their own grids",
+                           fields=[field_error("grid", "not_your_grid", "非本人负责网格", "not one of your grids",
+                                               ["body", "grid"])])
+        text = f"{body.title or ''}\n{body.description}"
+        decision = grading.decide(domain.default_grade, text, body.people_involved, body.grade)
+        reported_at = now()
+        loc = body.location
+        lat, lon = (loc.lat, loc.lon) if loc else (None, None)
+        parties = [p.model_dump() for p in body.parties] + (extra_parties or [])
+        requester = next((p for p in parties if p.get("role") == "requester"), None)
+        source_system = principal.external_system if principal.has(EXTERNAL_SYSTEM) else None
+        if source_system is not None and source_system not in {x.code for x in j.external_systems}:
+            raise forbidden(f"外部系统 {source_system} 未登记", f"external system {source_system} is not registered")
+        req_ref = pii.requester_ref(source_system or channel, requester.get("phone") or requester.get("id_card")
+                                    or requester.get("name")) if requester else None
+        summary = body.title or body.description.replace("\n", " ")[:40]
+        case_id = str(uuid.uuid4())
+        ids = list(body.attachments)
+        # outside any transaction: the counter row's lock lasts one statement
+        case_no = await _allocate_case_no(conn, d, reported_at)
+        actor = _actor(principal)
+        try:
+            # one statement is its own transaction; attachments need a transaction around several
+            async with contextlib.AsyncExitStack() as tx:
+                if ids:
+                    await tx.enter_async_context(conn.transaction())
+                    found = await d.writer.claim_attachments(conn, ids, caller)
+                    missing = [a for a in ids if a not in found]
+                    if missing:
+                        raise _bad("attachments", f"附件不存在或已被使用：{', '.join(missing)}",
+                                   f"unknown or already used attachments: {', '.join(missing)}", "unknown_attachment")
+                duplicate_of = await _find_duplicate(conn, d, body.category, lat, lon, reported_at)
+                row = {
+                    "id": case_id, "case_no": case_no, "channel": channel, "sub_channel": sub_channel,
+                    "source_system": source_system, "external_ref": getattr(body, "external_ref", None),
+                    "category": body.category, "grade": decision.grade, "grade_reasons": decision.reasons,
+                    "keywords": decision.keywords, "district": j.district.code, "street": j.street.code,
+                    "community": community, "grid": grid, "lat": lat, "lon": lon,
+                    "address": loc.address if loc else None, "media_url": media_url, "summary": summary,
+                    "description": body.description,
+                    "people_involved": body.people_involved, "parties": parties, "occurred_at": body.occurred_at,
+                    "reported_at": reported_at, "reporter": actor, "status": "reported",
+                    "status_at": reported_at, "duplicate_of": duplicate_of, "merged_into": None,
+                    "last_rating": None, "last_rating_at": None,
+                    "idem_caller": caller if idempotency_key else None, "idem_key": idempotency_key,
+                    "idem_hash": request_hash if idempotency_key else None, "updated_at": reported_at,
+                }
+                event = d.outbox.envelope(GridEventReported(
+                    case_id=case_id, case_no=case_no, channel=channel, sub_channel=sub_channel,
+                    source_system=source_system, category=body.category, grade=decision.grade,
+                    grade_reasons=decision.reasons, grid=grid, community=community, street=j.street.code,
+                    district=j.district.code, location=Location(lat=lat, lon=lon, address=row["address"]),
+                    summary=summary, description=body.description, people_involved=body.people_involved,
+                    keywords=decision.keywords, occurred_at=body.occurred_at, reported_at=reported_at,
+                    reporter=Actor(**principal.actor()), requester_ref=req_ref, duplicate_of=duplicate_of,
+                ))
+                await d.writer.insert_case(
+                    conn, row,
+                    requester={"source_system": source_system, "channel": channel, "requester_ref": req_ref},
+                    timeline={"at": reported_at, "kind": "case.reported", "actor": actor,
+                              "note": note("case.reported", case_no),
+                              "detail": {"channel": channel, "duplicate_of": duplicate_of}},
+                    outbox=outbox_row(event),
+                )
+                if ids:
+                    await d.writer.link_attachments(conn, ids, case_id)
+        except asyncpg.UniqueViolationError as exc:
+            if idempotency_key and exc.constraint_name == "uq_cases_idempotency":
+                existing = await d.writer.by_idempotency(conn, caller, idempotency_key)
+                if existing:
+                    return _replay(existing, request_hash), False
+            raise
     return row, True
 
 
-async def report_grid_event(session, d, principal, body: GridEventIn, key: str | None):
-    return await create_case(session, d, principal, body, channel="grid_app", idempotency_key=key)
+async def report_grid_event(d, principal, body: GridEventIn, key: str | None):
+    return await create_case(d, principal, body, channel="grid_app", idempotency_key=key)
 
 
-async def register_petition(session, d, principal, body: PetitionIn, key: str | None):
+async def register_petition(d, principal, body: PetitionIn, key: str | None):
     requester = body.requester.model_dump() | {"role": "requester"}
-    return await create_case(session, d, principal, body, channel="petition", sub_channel=body.channel, idempotency_key=key,
+    return await create_case(d, principal, body, channel="petition", sub_channel=body.channel, idempotency_key=key,
                              extra_parties=[requester])
 
 
-async def submit_demand(session, d, principal, body: DemandIn, key: str | None):
+async def submit_demand(d, principal, body: DemandIn, key: str | None):
     extra = [body.requester.model_dump() | {"role": "requester"}] if body.requester else []
-    return await create_case(session, d, principal, body, channel="external", idempotency_key=key,
+    return await create_case(d, principal, body, channel="external", idempotency_key=key,
                              extra_parties=extra, snap_grid=True)
 
 

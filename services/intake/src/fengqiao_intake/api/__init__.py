@@ -7,7 +7,7 @@ from fastapi import Depends, Header, Request
 from ..service import Deps
 
 
-def _deps(request: Request) -> Deps:
+async def _deps(request: Request) -> Deps:  # async: a plain def would run in the thread pool
     return request.app.state.runtime.state["deps"]
 
 

@@ -29,27 +29,27 @@ def _created(response: Response, row: dict, created: bool, principal) -> dict:
 @router.post("/grid-events", status_code=201, operation_id="report_grid_event",
              dependencies=[require_roles(GRID_WORKER, DISPATCHER)],
              summary="A grid worker reports an event in one of their grids")
-async def report_grid_event(body: GridEventIn, response: Response, session: Session, d: AppDeps,
+async def report_grid_event(body: GridEventIn, response: Response, d: AppDeps,
                             principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None):
-    row, created = await service.report_grid_event(session, d, principal, body, idempotency_key)
+    row, created = await service.report_grid_event(d, principal, body, idempotency_key)
     return _created(response, row, created, principal)
 
 
 @router.post("/petitions", status_code=201, operation_id="register_petition",
              dependencies=[require_roles(DISPATCHER)],
              summary="Centre staff register a walk-in petition (信访超市)")
-async def register_petition(body: PetitionIn, response: Response, session: Session, d: AppDeps,
+async def register_petition(body: PetitionIn, response: Response, d: AppDeps,
                             principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None):
-    row, created = await service.register_petition(session, d, principal, body, idempotency_key)
+    row, created = await service.register_petition(d, principal, body, idempotency_key)
     return _created(response, row, created, principal)
 
 
 @router.post("/demands", status_code=201, operation_id="submit_demand",
              dependencies=[require_roles(EXTERNAL_SYSTEM)],
              summary="An external system (粤省事, 粤商通, the government service network) submits a demand")
-async def submit_demand(body: DemandIn, response: Response, session: Session, d: AppDeps,
+async def submit_demand(body: DemandIn, response: Response, d: AppDeps,
                         principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None):
-    row, created = await service.submit_demand(session, d, principal, body, idempotency_key)
+    row, created = await service.submit_demand(d, principal, body, idempotency_key)
     return _created(response, row, created, principal)
 
 

@@ -153,7 +153,7 @@ async def service_definition(service_code: str, fmt: str, d: AppDeps):
 
 
 @router.post("/requests.{fmt}", operation_id="open311_post_request", summary="GeoReport v2: submit a request")
-async def post_request(fmt: str, request: Request, session: Session, d: AppDeps):
+async def post_request(fmt: str, request: Request, d: AppDeps):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
@@ -171,7 +171,7 @@ async def post_request(fmt: str, request: Request, session: Session, d: AppDeps)
         if key is not None and len(key) > 200:
             raise Open311Error(400, "Idempotency-Key is too long / 幂等键过长")
         row, _created = await service.create_case(
-            session, d, principal, case_in, channel="open311", idempotency_key=key, snap_grid=True,
+            d, principal, case_in, channel="open311", idempotency_key=key, snap_grid=True,
             extra_parties=_requester(form), media_url=media_url,
         )
         notice = "已受理，案件编号 {0} / accepted as case {0}".format(row["case_no"])
