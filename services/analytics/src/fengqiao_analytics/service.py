@@ -91,20 +91,24 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 # --- counters ---------------------------------------------------------------------------------------------
-def _upsert_counters(deltas: dict[tuple[str, str], int]):
-    rows = [{"dim": d, "key": k, "value": v} for (d, k), v in sorted(deltas.items()) if v]
-    if not rows:
-        return None
-    stmt = pg_insert(counters).values(rows)
+def _counter_upsert():
+    stmt = pg_insert(counters)
     return stmt.on_conflict_do_update(index_elements=["dim", "key"],
                                       set_={"value": counters.c.value + stmt.excluded.value})
 
 
+_COUNTER_UPSERT = _counter_upsert()  # one cached statement, executemany (rows in key order)
+
+
+def _counter_rows(deltas: dict[tuple[str, str], int]) -> list[dict]:
+    return [{"dim": d, "key": k, "value": v} for (d, k), v in sorted(deltas.items()) if v]
+
+
 async def add_to_counters(session: AsyncSession, deltas: dict[tuple[str, str], int]) -> None:
-    """Apply counter deltas now (one statement, rows in key order)."""
-    stmt = _upsert_counters(deltas)
-    if stmt is not None:
-        await session.execute(stmt)
+    """Apply counter deltas now (rows in key order)."""
+    rows = _counter_rows(deltas)
+    if rows:
+        await session.execute(_COUNTER_UPSERT, rows)
 
 
 _PENDING = "fq_analytics_counter_deltas"
@@ -114,9 +118,9 @@ def _flush_pending(sync_session) -> None:
     if sync_session.in_nested_transaction():
         return  # a savepoint is being released: wait for the real commit
     pending: Counter = sync_session.info.pop(_PENDING, None) or Counter()
-    stmt = _upsert_counters(dict(pending))
-    if stmt is not None:
-        sync_session.execute(stmt)
+    rows = _counter_rows(dict(pending))
+    if rows:
+        sync_session.execute(_COUNTER_UPSERT, rows)
 
 
 class Deltas:
@@ -384,6 +388,22 @@ _DEACTIVATE = (update(signals).where(signals.c.signal_id == bindparam("k_signal_
     first_at=func.coalesce(bindparam("first_at", type_=signals.c.first_at.type), signals.c.first_at)))
 
 
+def _signal_upsert():
+    stmt = pg_insert(signals)
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(index_elements=["signal_id"], set_={
+        "source": "rule", "rule": ex.rule, "subject": ex.subject, "active": True, "reasons": ex.reasons,
+        "case_ids": ex.case_ids, "people_involved": ex.people_involved,
+        "grid": func.coalesce(ex.grid, signals.c.grid), "community": func.coalesce(ex.community, signals.c.community),
+        "category": func.coalesce(ex.category, signals.c.category),
+        "first_at": func.coalesce(ex.first_at, signals.c.first_at), "updated_at": func.now(),
+    }).returning(signals.c.signal_id, text("(xmax = 0) AS inserted"))
+
+
+_SIGNAL_UPSERT = _signal_upsert()  # cached; executemany with RETURNING
+_EMIT = pg_insert(emitted).on_conflict_do_nothing().returning(emitted.c.signal_id)
+
+
 async def sync_rule_signals(ctx: Ctx, session: AsyncSession, evaluations: list[RuleSignal]) -> None:
     """Write rule evaluations: active ones upsert their signal (one statement), inactive ones update an
     existing signal's figures (the row keeps the figures of the latest evaluation, so that its content
@@ -397,19 +417,10 @@ async def sync_rule_signals(ctx: Ctx, session: AsyncSession, evaluations: list[R
     on = [(sid, e) for sid, e in sorted(latest.items()) if e.active]
     if not on:
         return
-    stmt = pg_insert(signals).values([
-        {"signal_id": sid, "source": "rule", "rule": e.rule, "subject": e.subject, "grid": e.grid,
-         "community": e.community, "category": e.category, "reasons": e.reasons, "case_ids": e.case_ids[:50],
-         "people_involved": e.people, "active": True, "first_at": e.first_at} for sid, e in on])
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(index_elements=["signal_id"], set_={
-        "source": "rule", "rule": ex.rule, "subject": ex.subject, "active": True, "reasons": ex.reasons,
-        "case_ids": ex.case_ids, "people_involved": ex.people_involved,
-        "grid": func.coalesce(ex.grid, signals.c.grid), "community": func.coalesce(ex.community, signals.c.community),
-        "category": func.coalesce(ex.category, signals.c.category),
-        "first_at": func.coalesce(ex.first_at, signals.c.first_at), "updated_at": func.now(),
-    })
-    res = await session.execute(stmt.returning(signals.c.signal_id, text("(xmax = 0) AS inserted")))
+    rows = [{"signal_id": sid, "source": "rule", "rule": e.rule, "subject": e.subject, "grid": e.grid,
+             "community": e.community, "category": e.category, "reasons": e.reasons, "case_ids": e.case_ids[:50],
+             "people_involved": e.people, "active": True, "first_at": e.first_at} for sid, e in on]
+    res = await session.execute(_SIGNAL_UPSERT, rows)
     new = sorted(r[0] for r in res if r[1])
     if new:
         await _announce(ctx, session, [latest[sid] for sid in new])
@@ -418,10 +429,7 @@ async def sync_rule_signals(ctx: Ctx, session: AsyncSession, evaluations: list[R
 async def _announce(ctx: Ctx, session: AsyncSession, raised: list[RuleSignal]) -> None:
     """Emit weak-signal.flagged once per signal ever (a_emitted survives rebuilds)."""
     by_id = {ws.signal_id(e.rule, e.subject): e for e in raised}
-    first = (await session.execute(
-        pg_insert(emitted).values([{"signal_id": sid} for sid in sorted(by_id)]).on_conflict_do_nothing()
-        .returning(emitted.c.signal_id)
-    )).scalars().all()
+    first = (await session.execute(_EMIT, [{"signal_id": sid} for sid in sorted(by_id)])).scalars().all()
     if not first:
         return
     at = datetime.now(UTC)
