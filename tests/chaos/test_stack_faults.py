@@ -1,35 +1,86 @@
-"""Faults on the whole system: kill -9 dispatch and then intake while reports flow through the gateway.
+"""Faults on the whole system while reports flow through the gateway: kill -9 each service in turn
+(dispatch, intake, mediation, analytics, the gateway) and restart PostgreSQL under all of them.
 
-Afterwards every accepted report (201 at the client) has exactly one case at intake and exactly one
-order per (department, role) at dispatch - zero lost, zero duplicated effects.
+One stack is shared by the scenarios (starting it is the expensive part); each scenario marks its
+reports with a title of its own. Afterwards, for each scenario:
+
+- every accepted report (201 at the client) has exactly one case at intake and at least one order,
+  and no two orders for one (department, role) at dispatch;
+- the cases with the scenario's marker are the accepted ones plus at most the requests whose answer
+  was cut by the fault (committed, but the client never saw the 201);
+- the analytics read model (the situation summary through the gateway, as the leader reads it)
+  counts exactly the new cases and the new orders - eventually, within a bounded wait, and still
+  after a pause for late duplicates;
+- referrals to mediation (the mediation scenario) have exactly one mediation each and are counted
+  once by analytics;
+- no service dead-lettered anything (the load has no bad message, so a dead-lettered event is a good
+  one whose effect is missing).
+
+The PostgreSQL scenario is an xfail only when its losses are exactly those of a known, reported defect
+of the event consumer (see ``dead_lettered_57p03``); anything else fails it.
+
+Zero lost, zero duplicated effects; each scenario adds a row to the table printed at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import json
 import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
+import psutil
 import pytest
 from fengqiao_devstack.testing import eventually
 
 pytestmark = pytest.mark.slow
 MARKER = "故障注入测试"
+SETTLE = 120  # bound on every wait for the system to catch up after a fault (the machine is loaded)
+
+
+def durable_stack(**kw):
+    """The devstack with the test-speed PostgreSQL (``fast_pg``: no fsync) but synchronous commit for the
+    services' databases, as in production. ``fast_pg`` also turns synchronous commit off server-wide,
+    and then a kill -9 of the postmaster loses the last commits it had acknowledged - while their outbox
+    events may already be out (measured: 4 of 80 reports answered 201 were gone after the restart, and
+    analytics counted them). Killing processes never loses what the kernel was given, so fsync can stay
+    off."""
+    from fengqiao_devstack.stack import Stack
+
+    class DurableStack(Stack):
+        async def _prepare(self) -> None:
+            await super()._prepare()
+            if self.pg is None:
+                return
+            conn = await asyncpg.connect(self.pg.url("postgres", driver="postgresql"))
+            try:
+                for svc in self.services:
+                    if svc.database and not os.environ.get(f"{svc.prefix}DATABASE_URL"):
+                        await conn.execute(f'ALTER DATABASE "fq_{svc.name}" SET synchronous_commit = on')
+            finally:
+                await conn.close()
+
+    return DurableStack(**kw)
 
 
 @pytest.fixture(scope="module")
 def chaos_stack():
-    from fengqiao_devstack.stack import Stack
-
     root = Path(tempfile.mkdtemp(prefix="fq-chaos-stack-"))
     os.chmod(root, 0o755)
-    s = Stack(run_dir=root, random_ports=True, fast_pg=True, topic_partitions=3)
+    # the checks read every case and its orders back as one user: not what the rate limit is for
+    s = durable_stack(run_dir=root, random_ports=True, fast_pg=True, topic_partitions=3,
+                      extra_env={"GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000"})
     s.services = [svc for svc in s.services if svc.name != "court"]
     s.start(timeout=240)
     try:
@@ -39,93 +90,392 @@ def chaos_stack():
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_kill9_dispatch_then_intake_under_load(chaos_stack, chaos_results):
-    creds = {u["username"]: u for u in chaos_stack.credentials()["users"]}
-    grids = creds["grid01"]["grids"]
-    spots = itertools.count()
-    accepted: list[str] = []
-    refused = Counter()
-    stop = asyncio.Event()
+@dataclass
+class Figures:
+    """What the system holds: cases at intake, and the analytics summary's counts."""
 
-    async with httpx.AsyncClient(base_url=chaos_stack.gateway_url, timeout=30) as c:
-        async def token(name: str) -> dict:
-            r = await c.post("/api/v1/auth/login", json={"username": name, "password": creds[name]["password"]})
+    cases: int
+    a_cases: int
+    a_orders: int
+    a_referred: int
+
+
+@dataclass
+class Traffic:
+    """Reports (and optionally referrals to mediation) sent through the gateway at a few tens per second."""
+
+    stack: object
+    client: httpx.AsyncClient
+    name: str
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    accepted: list[str] = field(default_factory=list)
+    refused: Counter = field(default_factory=Counter)
+    referred: dict[str, str] = field(default_factory=dict)  # case id -> referral id (201 at the client)
+    refer_refused: Counter = field(default_factory=Counter)
+    headers: dict[str, dict] = field(default_factory=dict)
+    base: Figures | None = None
+
+    def __post_init__(self) -> None:
+        self.marker = f"{MARKER} {self.tag}"
+        self.creds = {u["username"]: u for u in self.stack.credentials()["users"]}
+        self.grids = self.creds["grid01"]["grids"]
+        self._spots = itertools.count()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._reads = asyncio.Semaphore(8)
+        self._log_at = {svc.name: self._log_size(svc.name) for svc in self.stack.services}
+
+    async def login(self) -> None:
+        for who in ("grid01", "dispatcher", "leader"):
+            r = await self.client.post("/api/v1/auth/login",
+                                       json={"username": who, "password": self.creds[who]["password"]})
             r.raise_for_status()
-            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+            self.headers[who] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        self.base = await self.quiet_figures()
 
-        gw, centre = await token("grid01"), await token("dispatcher")
+    # -- load ---------------------------------------------------------------------------------
+    async def report(self) -> None:
+        i = next(self._spots)
+        body = {"category": ["neighbour", "labour", "urban"][i % 3], "grid": self.grids[i % len(self.grids)],
+                "title": self.marker, "description": f"第{i}号上报：楼道堆物，邻里争执。", "people_involved": 2,
+                "location": {"lat": 22.5 + (i % 100) * 0.01, "lon": 113.0 + (i // 100) * 0.01}}
+        try:
+            r = await self.client.post("/api/v1/cases/grid-events", json=body, headers=self.headers["grid01"])
+        except httpx.HTTPError as exc:
+            self.refused[type(exc).__name__] += 1
+            return
+        if r.status_code == 201:
+            self.accepted.append(r.json()["id"])
+        else:
+            self.refused[r.status_code] += 1
 
-        async def report() -> None:
-            i = next(spots)
-            body = {"category": ["neighbour", "labour", "urban"][i % 3], "grid": grids[i % len(grids)],
-                    "title": MARKER, "description": f"第{i}号上报：楼道堆物，邻里争执。",
-                    "people_involved": 2,
-                    "location": {"lat": 22.5 + (i % 100) * 0.01, "lon": 113.0 + (i // 100) * 0.01}}
-            try:
-                r = await c.post("/api/v1/cases/grid-events", json=body, headers=gw)
-            except httpx.HTTPError as exc:
-                refused[type(exc).__name__] += 1
-                return
-            if r.status_code == 201:
-                accepted.append(r.json()["id"])
-            else:
-                refused[r.status_code] += 1
+    async def _reports(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.gather(*(self.report() for _ in range(4)))
+            await asyncio.sleep(0.2)
 
-        async def load() -> None:
-            while not stop.is_set():
-                await asyncio.gather(*(report() for _ in range(4)))
-                await asyncio.sleep(0.2)
+    async def _referrals(self) -> None:
+        """The centre transfers every neighbour/labour dispute to mediation once dispatch has it."""
+        seen = 0
+        while not self._stop.is_set():
+            for cid in self.accepted[seen:]:
+                if self._stop.is_set():
+                    return
+                seen += 1
+                try:
+                    case = await self.client.get(f"/api/v1/cases/{cid}", headers=self.headers["dispatcher"])
+                    if case.status_code != 200 or case.json()["category"] not in ("neighbour", "labour"):
+                        continue
+                    # dispatch learns of the case from the event stream: wait until it has it
+                    for _ in range(100):
+                        r = await self.client.post(f"/api/v1/dispatch/cases/{cid}/mediation",
+                                                   json={"category": case.json()["category"]},
+                                                   headers=self.headers["dispatcher"])
+                        if r.status_code != 404:
+                            break
+                        await asyncio.sleep(0.1)
+                except httpx.HTTPError as exc:
+                    self.refer_refused[type(exc).__name__] += 1
+                    continue
+                if r.status_code == 201:
+                    self.referred[cid] = r.json()["referral_id"]
+                else:
+                    self.refer_refused[r.status_code] += 1
+            await asyncio.sleep(0.2)
 
-        task = asyncio.create_task(load())
-        await eventually(lambda: len(accepted) >= 40, timeout=60)
-        await asyncio.to_thread(chaos_stack.restart_service, "dispatch")  # kill -9 mid-batch, start again
-        await eventually(lambda: len(accepted) >= 80, timeout=60)
-        await asyncio.to_thread(chaos_stack.restart_service, "intake")  # kill -9 with requests in flight
-        t_fault = time.monotonic()
-        await asyncio.to_thread(chaos_stack.wait_ready, 120, ["intake", "dispatch"])
-        await eventually(lambda: len(accepted) >= 120, timeout=60)
-        stop.set()
-        await task
+    def start(self, referrals: bool = False) -> None:
+        self._tasks.append(asyncio.create_task(self._reports()))
+        if referrals:
+            self._tasks.append(asyncio.create_task(self._referrals()))
 
-        async def orders_of(case_id: str) -> list[dict]:
-            r = await c.get("/api/v1/orders", params={"case_id": case_id, "limit": 50}, headers=centre)
-            r.raise_for_status()
-            return r.json()
+    async def until(self, n: int, timeout: float = 60) -> None:
+        await eventually(lambda: len(self.accepted) >= n, timeout=timeout)
 
-        async def all_dispatched() -> bool:
-            got = await asyncio.gather(*(orders_of(cid) for cid in accepted[-20:]))
-            return all(got)
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
 
-        await eventually(all_dispatched, timeout=90, interval=1.0)
+    # -- reading the system back -----------------------------------------------------------------
+    def _log_size(self, name: str) -> int:
+        f = self.stack.logs / f"{name}.log"
+        return f.stat().st_size if f.exists() else 0
+
+    def dead_letters(self) -> list[dict]:
+        """Events the services dead-lettered since the scenario began (the load has no bad message)."""
+        out = []
+        for name, at in self._log_at.items():
+            f = self.stack.logs / f"{name}.log"
+            if not f.exists():
+                continue
+            with f.open("rb") as fh:
+                fh.seek(at)
+                for line in fh.read().decode(errors="replace").splitlines():
+                    if '"message dead-lettered"' in line:
+                        with contextlib.suppress(ValueError):
+                            out.append({"service": name, **json.loads(line)})
+        return out
+
+    async def get(self, path: str, who: str = "dispatcher", **params):
+        async with self._reads:
+            r = await self.client.get(path, params=params, headers=self.headers[who])
+        r.raise_for_status()
+        return r.json()
+
+    async def figures(self) -> Figures:
+        cases = await self.get("/api/v1/cases", limit=1)
+        s = await self.get("/api/v1/analytics/summary", who="leader")
+        m = await self.get("/api/v1/analytics/mediation", who="leader")
+        return Figures(cases["total"], s["total"], s["orders"], m["referred"])
+
+    async def quiet_figures(self, timeout: float = 60) -> Figures:
+        """The figures once nothing moves (analytics has caught up with what came before) - the baseline."""
+        deadline = time.monotonic() + timeout
+        last = await self.figures()
+        while True:
+            await asyncio.sleep(2)
+            now = await self.figures()
+            if now == last:
+                return now
+            assert time.monotonic() < deadline, f"{self.name}: figures still moving after {timeout}s: {now}"
+            last = now
+
+    async def orders_of(self, case_id: str) -> list[dict]:
+        return await self.get("/api/v1/orders", case_id=case_id, limit=100)
+
+    async def ours(self) -> list[str]:
+        """Ids of the cases at intake carrying this scenario's marker."""
+        out, offset = [], 0
+        while True:
+            page = (await self.get("/api/v1/cases", limit=500, offset=offset, channel="grid_app"))["items"]
+            if not page:
+                return out
+            out += [x["id"] for x in page if x["summary"] == self.marker]
+            offset += len(page)
+
+    async def settle(self, t_fault: float, chaos_results: list[dict], notes: str = "",
+                     known: Callable[[list[dict]], str | None] | None = None, timeout: float = SETTLE) -> dict:
+        """Wait (bounded) until every case is dispatched and analytics has caught up, then count.
+
+        ``known(dead_letters)`` may name a known, reported defect that explains the losses: the
+        scenario is then an xfail with that reason (only when something was actually lost)."""
+        assert self.base is not None
+        await asyncio.to_thread(self.stack.wait_ready, SETTLE)
+        ours = await self.ours()
+        pending = set(ours)
+        deadline = time.monotonic() + timeout
+        orders_of: dict[str, list[dict]] = {}
+
+        async def dispatched() -> bool:
+            ids = list(pending)
+            got = await asyncio.gather(*(self.orders_of(cid) for cid in ids))
+            for cid, orders in zip(ids, got, strict=True):
+                if orders:
+                    orders_of[cid] = orders  # a case's orders are created together, when dispatch routes it
+                    pending.discard(cid)
+            return not pending
+
+        with contextlib.suppress(AssertionError):
+            await eventually(dispatched, timeout=max(1.0, deadline - time.monotonic()), interval=1.0)
+        n_orders = sum(len(o) for o in orders_of.values())
+
+        async def analytics_caught_up() -> bool:
+            f = await self.figures()
+            return (f.a_cases - self.base.a_cases == len(ours) and f.a_orders - self.base.a_orders == n_orders
+                    and f.a_referred - self.base.a_referred == len(self.referred))
+
+        with contextlib.suppress(AssertionError):
+            await eventually(analytics_caught_up, timeout=max(1.0, deadline - time.monotonic()), interval=0.5)
         recovery = time.monotonic() - t_fault
         await asyncio.sleep(2)  # give a late duplicate the chance to show up
-        lost = duplicated = 0
-        for cid in accepted:
-            r = await c.get(f"/api/v1/cases/{cid}", headers=centre)
-            orders = await orders_of(cid)
-            if r.status_code != 200 or not orders:
+
+        async def mediations(cid: str) -> list[dict]:
+            return [m for m in await self.get("/api/v1/mediation/mediations", case_id=cid) if m["source"] == "referral"]
+
+        lost = duplicated = missing_cases = 0
+        problems: list[str] = []
+        orders_of = dict(zip(ours, await asyncio.gather(*(self.orders_of(cid) for cid in ours)), strict=True))
+        for cid in self.accepted:
+            orders = orders_of.get(cid, [])
+            if cid not in orders_of:
+                missing_cases += 1
                 lost += 1
+                problems.append(f"case {cid}: answered 201, not at intake")
+            elif not orders:
+                lost += 1
+                problems.append(f"case {cid}: no order")
+        for orders in orders_of.values():
             keys = Counter((o["department"], o["role"]) for o in orders if not o.get("reroute_of"))
             duplicated += sum(n - 1 for n in keys.values())
-        # no report created two cases: cases with our marker = accepted + at most the requests whose
-        # answer was cut by the kill (committed, but the client never saw the 201)
-        ours, offset = [], 0
-        while True:
-            r = await c.get("/api/v1/cases", params={"limit": 500, "offset": offset, "channel": "grid_app"},
-                            headers=centre)
-            page = r.json()["items"]
-            if not page:
-                break
-            ours += [x for x in page if x["summary"] == MARKER]
-            offset += len(page)
-        extra = len(ours) - len(accepted)
-        cut = sum(n for k, n in refused.items() if not isinstance(k, int) or k >= 500)
+        referred = list(self.referred)
+        for cid, meds in zip(referred, await asyncio.gather(*(mediations(cid) for cid in referred)), strict=True):
+            if not meds:
+                lost += 1
+                problems.append(f"referral of {cid}: no mediation")
+            duplicated += max(0, len(meds) - 1)
+        # the read model against the cases: exactly the new cases, orders and referrals
+        n_orders = sum(len(o) for o in orders_of.values())
+        f = await self.figures()
+        expect = {"cases": (f.a_cases - self.base.a_cases, len(ours)),
+                  "orders": (f.a_orders - self.base.a_orders, n_orders),
+                  "referrals": (f.a_referred - self.base.a_referred, len(self.referred))}
+        for what, (counted, real) in expect.items():
+            if counted < real:
+                lost += real - counted
+                problems.append(f"analytics counts {counted} new {what}, there are {real}")
+            elif counted > real:
+                duplicated += counted - real
+                problems.append(f"analytics counts {counted} new {what}, there are {real}")
+        # the load has no bad message: a dead-lettered event is a good one whose effect is missing until
+        # someone replays it (not added to `lost`: one whose processed-mark did not commit is redone)
+        dlq = self.dead_letters()
+        problems += [f"{d['service']} dead-lettered a {d.get('topic')} event: {d.get('error')}" for d in dlq]
+        new_cases = f.cases - self.base.cases
+        if new_cases != len(ours):
+            problems.append(f"intake has {new_cases} new cases, {len(ours)} of them marked")
 
-    chaos_results.append({"scenario": "stack: kill -9 dispatch, then intake, under load", "events": len(accepted),
-                    "lost": lost, "duplicated": duplicated, "recovery_s": recovery,
-                    "notes": f"refused or cut during the kills: {dict(refused)}; {extra} cases committed whose "
-                             "201 was cut"})
-    assert len(accepted) >= 120
-    assert lost == 0
-    assert duplicated == 0
-    assert 0 <= extra <= cut, (len(ours), len(accepted), dict(refused))
+        extra = len(ours) - len(self.accepted)
+        cut = sum(n for k, n in self.refused.items() if not isinstance(k, int) or k >= 500)
+        row = {"scenario": self.name, "events": len(self.accepted), "lost": lost, "duplicated": duplicated,
+               "recovery_s": recovery,
+               "notes": "; ".join(x for x in (
+                   f"refused or cut: {dict(self.refused)}",
+                   f"{extra} cases committed whose 201 was cut",
+                   f"analytics: +{len(ours)} cases, +{n_orders} orders" + (
+                       f", +{len(self.referred)} referrals" if self.referred else ""),
+                   f"{len(dlq)} good events dead-lettered" if dlq else "",
+                   notes) if x)}
+        chaos_results.append(row)
+        # the known defect explains only effects downstream of a dead-lettered event: never a case
+        # missing at intake, a duplicate, or more losses than dead-lettered events
+        if (problems and known and not missing_cases and not duplicated and lost <= len(dlq)
+                and (reason := known(dlq))):
+            row["notes"] += f"; XFAIL: {reason}"
+            pytest.xfail(f"{reason}: {problems[:10]}")
+        assert not problems, problems[:20]
+        assert lost == 0 and duplicated == 0, row
+        assert 0 <= extra <= cut, (len(ours), len(self.accepted), dict(self.refused))
+        return row
+
+
+@pytest.fixture
+async def traffic(chaos_stack):
+    clients: list[httpx.AsyncClient] = []
+    runs: list[Traffic] = []
+
+    async def make(name: str) -> Traffic:
+        c = httpx.AsyncClient(base_url=chaos_stack.gateway_url, timeout=30)
+        clients.append(c)
+        t = Traffic(chaos_stack, c, name)
+        runs.append(t)
+        await t.login()
+        return t
+
+    yield make
+    for t in runs:
+        t._stop.set()
+        for task in t._tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    for c in clients:
+        await c.aclose()
+
+
+async def test_kill9_dispatch_then_intake_under_load(chaos_stack, traffic, chaos_results):
+    t = await traffic("stack: kill -9 dispatch, then intake, under load")
+    t.start()
+    await t.until(40)
+    await asyncio.to_thread(chaos_stack.restart_service, "dispatch")  # kill -9 mid-batch, start again
+    await t.until(80)
+    await asyncio.to_thread(chaos_stack.restart_service, "intake")  # kill -9 with requests in flight
+    t_fault = time.monotonic()
+    await asyncio.to_thread(chaos_stack.wait_ready, SETTLE, ["intake", "dispatch"])
+    await t.until(120)
+    await t.stop()
+    await t.settle(t_fault, chaos_results)
+    assert len(t.accepted) >= 120
+
+
+async def test_kill9_mediation_under_referrals(chaos_stack, traffic, chaos_results):
+    """Dispatch refers disputes to mediation (mediation.referred) while mediation is killed."""
+    t = await traffic("stack: kill -9 mediation while cases are referred to it")
+    t.start(referrals=True)
+    await eventually(lambda: len(t.referred) >= 5, timeout=90)
+    await asyncio.to_thread(chaos_stack.restart_service, "mediation")
+    t_fault = time.monotonic()
+    await asyncio.to_thread(chaos_stack.wait_ready, SETTLE, ["mediation"])
+    n = len(t.referred)
+    await eventually(lambda: len(t.referred) >= n + 5, timeout=90)
+    await t.stop()
+    await t.settle(t_fault, chaos_results, notes=f"refusals of referrals: {dict(t.refer_refused)}")
+    assert len(t.referred) >= 10
+
+
+async def test_kill9_analytics_under_load(chaos_stack, traffic, chaos_results):
+    t = await traffic("stack: kill -9 analytics under load")
+    t.start()
+    await t.until(30)
+    await asyncio.to_thread(chaos_stack.restart_service, "analytics")  # mid-batch of case/order events
+    t_fault = time.monotonic()
+    await asyncio.to_thread(chaos_stack.wait_ready, SETTLE, ["analytics"])
+    await t.until(len(t.accepted) + 20)
+    await t.stop()
+    await t.settle(t_fault, chaos_results)
+
+
+async def test_kill9_gateway_under_load(chaos_stack, traffic, chaos_results):
+    """Clients see connection errors while the gateway is down; whatever got a 201 must be there."""
+    t = await traffic("stack: kill -9 gateway under load")
+    t.start()
+    await t.until(30)
+    await asyncio.to_thread(chaos_stack.restart_service, "gateway")
+    t_fault = time.monotonic()
+    await asyncio.to_thread(chaos_stack.wait_ready, SETTLE, ["gateway"])
+    back = time.monotonic() - t_fault
+    await t.until(len(t.accepted) + 20)
+    await t.stop()
+    await t.settle(t_fault, chaos_results, notes=f"gateway ready again after {back:.1f}s")
+    assert any(not isinstance(k, int) for k in t.refused), "clients saw the gateway go away"
+
+
+async def test_postgres_restart_under_stack(chaos_stack, traffic, chaos_results):
+    """kill -9 the postmaster, start it again on the same port and data dir; services recover alone."""
+    pg = chaos_stack.pg
+    assert pg is not None, "the chaos stack runs its own embedded PostgreSQL"
+    conn = await asyncpg.connect(pg.url("fq_intake", driver="postgresql"))
+    try:
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await conn.close()
+    t = await traffic("stack: PostgreSQL kill -9 + restart under load")
+    t.start()
+    await t.until(30)
+    before = len(t.accepted)
+    postmaster = psutil.Process(pg.running_pid())
+    backends = postmaster.children(recursive=True)
+    pg.kill9()
+    await asyncio.to_thread(psutil.wait_procs, [postmaster, *backends], 30)  # backends leave with it
+    await asyncio.sleep(1)
+    await asyncio.to_thread(pg.start)  # crash recovery on the same data dir and port
+    t_fault = time.monotonic()
+    down = len(t.accepted) - before
+    await t.until(len(t.accepted) + 30, timeout=SETTLE)
+    await t.stop()
+    await t.settle(t_fault, chaos_results, notes=f"{down} accepted while it was down", known=dead_lettered_57p03,
+                   timeout=60)
+    assert t.refused, "the outage was felt by the clients"
+
+
+STARTING_UP = ("not yet accepting connections", "is starting up", "in recovery mode", "CannotConnectNow")
+
+
+def dead_lettered_57p03(dlq: list[dict]) -> str | None:
+    """Known defect (reported, libs/events consumer.py - not this module's to fix): while PostgreSQL runs
+    its crash recovery, connections fail with SQLSTATE 57P03 ("the database system is not yet accepting
+    connections"); SQLAlchemy wraps asyncpg's CannotConnectNowError in its adapted ``Error`` class, so
+    ``is_connection_error`` (which looks at the wrapper's type name) does not see a connection failure,
+    the handler "fails" max_attempts times within a few hundred ms and good events are dead-lettered:
+    their effects are lost until someone replays the DLQ. Only that, and nothing else, is the xfail."""
+    if dlq and all(any(m in str(d.get("error")) for m in STARTING_UP) for d in dlq):
+        return f"{len(dlq)} good events dead-lettered on SQLSTATE 57P03 during PostgreSQL crash recovery"
+    return None
