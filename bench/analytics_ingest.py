@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import random
 import time
@@ -62,6 +64,17 @@ async def main(n_cases: int) -> dict:
                 httpx.AsyncClient(base_url=app.url, headers=headers, timeout=10) as c:
             # let the consumer join its group before the burst
             await asyncio.sleep(8)
+            snaps: list[tuple[float, int]] = []  # (seconds since the burst began, total on the screen)
+            t0 = time.perf_counter()
+
+            async def watch_screen() -> None:  # the big screen's live stream, as the wall display reads it
+                async with c.stream("GET", "/screen/stream", timeout=None) as r:
+                    async for line in r.aiter_lines():
+                        if line.startswith("data:"):
+                            snap = json.loads(line[5:])
+                            snaps.append((time.perf_counter() - t0, int(snap["headline"]["total"])))
+
+            watcher = asyncio.create_task(watch_screen())
             producer = AIOKafkaProducer(bootstrap_servers=s.broker.bootstrap, acks="all", linger_ms=5)
             await producer.start()
             t0 = time.perf_counter()
@@ -70,21 +83,30 @@ async def main(n_cases: int) -> dict:
             await asyncio.gather(*futs)
             published = time.perf_counter() - t0
             await producer.stop()
-            snapshots = 0
-            while True:
+            while not (snaps and snaps[-1][1] >= n_cases):  # every case on the screen
+                if time.perf_counter() - t0 > 600:
+                    raise RuntimeError(f"the screen showed {snaps[-1:]} of {n_cases} after 600 s")
+                await asyncio.sleep(0.05)
+            on_screen = snaps[-1][0]
+            while True:  # and every order folded in (the summary counts them)
                 doc = (await c.get("/api/v1/analytics/summary")).json()
-                total, orders = int(doc.get("total") or 0), int(doc.get("orders") or 0)
-                if total >= n_cases and orders >= n_cases:  # every case and every order folded in
+                if int(doc.get("total") or 0) >= n_cases and int(doc.get("orders") or 0) >= n_cases:
                     break
                 if time.perf_counter() - t0 > 600:
-                    raise RuntimeError(f"analytics counted {total} cases, {orders} orders of {n_cases} after 600 s")
-                snapshots += 1
+                    raise RuntimeError(f"analytics counted {doc.get('total')} cases, {doc.get('orders')} orders "
+                                       f"of {n_cases} after 600 s")
                 await asyncio.sleep(0.2)
             elapsed = time.perf_counter() - t0
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher
+    during = [t for t, _ in snaps if t > 0]
+    gaps = [b - a for a, b in itertools.pairwise(during)]
     rate = len(envs) / elapsed
     return {"events": len(envs), "cases": n_cases, "publish_seconds": round(published, 2),
             "seconds_until_counted": round(elapsed, 2), "events_per_s": round(rate, 1), "target": 500,
-            "met": rate >= 500}
+            "met": rate >= 500, "screen_all_cases_after_s": round(on_screen, 2),
+            "screen_snapshots": len(during), "screen_max_gap_s": round(max(gaps), 2) if gaps else None}
 
 
 def write(doc: dict) -> None:
@@ -97,7 +119,13 @@ def write(doc: dict) -> None:
         f"{doc['publish_seconds']} s; one analytics replica (its real consumer, durable PostgreSQL).\n\n"
         "| figure | target | measured | met? |\n|---|---|---|---|\n"
         f"| events/s until the situation summary counts every case and order | >= 500 | {doc['events_per_s']} | "
-        f"{'yes' if doc['met'] else '**no**'} |\n")
+        f"{'yes' if doc['met'] else '**no**'} |\n"
+        f"| seconds until the big screen's live stream (SSE) shows every case | — | {doc['screen_all_cases_after_s']} | — |\n"
+        f"| screen snapshots pushed during the burst (longest gap, s) | — | {doc['screen_snapshots']} "
+        f"({doc['screen_max_gap_s']}) | — |\n"
+        "\nThe screen pushes a snapshot at most every 0.3 s while events arrive (one LISTEN/NOTIFY per commit, "
+        "coalesced), so a burst costs a few snapshots per second, not one per event. The machine is shared: "
+        "figures vary by a factor of two between runs under other people's load.\n")
 
 
 if __name__ == "__main__":
