@@ -153,17 +153,21 @@ class EventConsumer:
                 HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 await self._commit(consumer, batches)
                 continue
-            for tp, msgs in batches.items():
+            pending = list(batches.items())
+            while pending:
+                tp, msgs = pending.pop(0)
                 started = time.perf_counter()
                 try:
                     await self._process_partition(tp, msgs, tried)
                 except Exception as exc:
-                    # DLQ produce failed or the database is away: replay this partition's batch later.
+                    # DLQ produce failed, the database is away or a lock race: replay this partition's
+                    # batch and the rest of the poll later.
                     log.warning("batch failed; will retry", consumer=self.name, tp=str(tp), error=repr(exc))
-                    consumer.seek(tp, msgs[0].offset)
+                    for rtp, rmsgs in [(tp, msgs), *pending]:
+                        consumer.seek(rtp, rmsgs[0].offset)
                     await asyncio.sleep(self._batch_backoff)
                     self._batch_backoff = min(self._batch_backoff * 2, 5.0)
-                    continue
+                    break
                 self._batch_backoff = 0.2
                 HANDLE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                 await self._commit(consumer, {tp: msgs})
