@@ -162,7 +162,7 @@ class DepartmentConsumer:
     async def __aenter__(self) -> DepartmentConsumer:
         self._c = AIOKafkaConsumer("order.dispatched", bootstrap_servers=self.bootstrap,
                                    group_id=f"bench-dept-{uuid.uuid4().hex[:6]}", auto_offset_reset="latest",
-                                   enable_auto_commit=True, fetch_max_wait_ms=100)
+                                   enable_auto_commit=True, fetch_max_wait_ms=25)  # as `fengqiao dept listen`
         await self._c.start()
         for _ in range(300):
             if self._c.assignment():
@@ -175,7 +175,7 @@ class DepartmentConsumer:
 
     async def _run(self) -> None:
         while True:
-            batches = await self._c.getmany(timeout_ms=100)
+            batches = await self._c.getmany(timeout_ms=25)
             now = time.time()
             for msgs in batches.values():
                 for m in msgs:
