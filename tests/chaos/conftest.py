@@ -1,4 +1,5 @@
-"""Fault injection on the event pipeline (libs/events outbox relay + idempotent consumer).
+"""Fault injection: the event pipeline here (libs/events outbox relay + idempotent consumer), the whole
+stack in test_stack_faults.py (its own module-scoped stack); both add rows to the one results table.
 
 Each scenario runs the real parts as separate processes (fengqiao_devstack.eventlab: a relay and a
 consumer whose handler writes one ``effects`` row per event), on a PostgreSQL server and a Tansu
