@@ -6,6 +6,7 @@ through the gateway).
     uv run python -m bench.intake_write --rounds 3       # repeat (the machine is shared: see the noise)
     uv run python -m bench.intake_write --profile        # + py-spy of intake and the gateway under load
     uv run python -m bench.intake_write --waits          # + what intake's PostgreSQL backends wait on
+    uv run python -m bench.intake_write --intake-workers 2 --gateway-workers 2   # several processes each
 
 The stack is fengqiao_devstack.stack on free ports (durable PostgreSQL, Tansu, demo data, gateway rate
 limits lifted) exactly as ``python -m bench --stack`` starts it; the load is bench/loadgen.py's closed
@@ -19,12 +20,15 @@ import asyncio
 import collections
 import contextlib
 import json
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import psutil
+from fengqiao_devstack import stack as stack_mod
 
 from . import baselines, system
 from .infra import OUT, MemoryWatch, Servers, log
@@ -32,26 +36,43 @@ from .loadgen import closed_loop
 from .profile import _py_spy
 
 
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each named process and its children."""
+def _schedstat(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for a CPU) of all threads of ``pid``."""
+    run = wait = 0.0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return run, wait
+    for t in tasks:
+        with contextlib.suppress(OSError, ValueError):
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                a, b, _ = f.read().split()
+            run += int(a) / 1e9
+            wait += int(b) / 1e9
+    return run, wait
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """Per named process (with its children): (CPU seconds, seconds waiting in the run queue)."""
     out = {}
     for name, pid in pids.items():
         try:
             p = psutil.Process(pid)
-            procs = [p, *p.children(recursive=True)]
+            procs = [p.pid, *(c.pid for c in p.children(recursive=True))]
         except psutil.Error:
             continue
-        total = 0.0
+        run = wait = 0.0
         for q in procs:
-            with contextlib.suppress(psutil.Error):
-                t = q.cpu_times()
-                total += t.user + t.system
-        out[name] = total
+            r, w = _schedstat(q)
+            run, wait = run + r, wait + w
+        out[name] = (run, wait)
     return out
 
 
 async def _measured(url: str, make, a: argparse.Namespace, pids: dict[str, int]) -> dict:
-    """Closed loop; adds the CPU milliseconds each process spent per successful request."""
+    """Closed loop; adds per process the CPU milliseconds per successful request, the share of a core
+    it used, and the milliseconds per request it was runnable but waited for a CPU (the machine is
+    shared: that is how much other work held the cores)."""
     before = _cpu_seconds(pids)
     t0 = time.monotonic()
     res = await closed_loop(url, make, concurrency=a.concurrency, duration=a.duration)
@@ -59,9 +80,39 @@ async def _measured(url: str, make, a: argparse.Namespace, pids: dict[str, int])
     after = _cpu_seconds(pids)
     s = next(iter(res.summary().values()))
     n = max(1, s["ok"])
-    s["cpu_ms_per_request"] = {k: round(1000 * (after[k] - before[k]) / n, 2) for k in after if k in before}
-    s["cpu_share"] = {k: round((after[k] - before[k]) / wall, 2) for k in after if k in before}
+    keys = [k for k in after if k in before]
+    s["cpu_ms_per_request"] = {k: round(1000 * (after[k][0] - before[k][0]) / n, 2) for k in keys}
+    s["cpu_share"] = {k: round((after[k][0] - before[k][0]) / wall, 2) for k in keys}
+    s["runqueue_ms_per_request"] = {k: round(1000 * (after[k][1] - before[k][1]) / n, 2) for k in keys}
+    s["loadavg_1min"] = round(os.getloadavg()[0], 2)
     return s
+
+
+async def _respawn(sysm, name: str, workers: int) -> None:
+    """Run the stack's ``name`` with ``workers`` uvicorn worker processes on the same port (what
+    several replicas behind one address would do). The stack starts each service as one process."""
+    stack = sysm.stack
+    svc = stack.service(name)
+    old = stack.procs[name]
+    old.terminate()
+    await asyncio.to_thread(old.wait, 20)
+    log_file = open(stack.logs / f"{name}.log", "ab")  # noqa: ASYNC230 - once, before the load
+    stack.procs[name] = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server process
+        [sys.executable, "-m", "uvicorn", "--factory", svc.factory, "--host", "127.0.0.1", "--port", str(svc.port),
+         "--no-access-log", "--timeout-graceful-shutdown", "5", "--workers", str(workers)],
+        stdout=log_file, stderr=subprocess.STDOUT, env=stack.env_for(svc), cwd=str(stack_mod.REPO_ROOT),
+        start_new_session=True,
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{sysm.url(name)}{svc.ready_path}", timeout=3)).status_code == 200:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError(f"{name} with {workers} workers did not become ready")
+    await asyncio.sleep(3)  # every worker's consumers joined their groups
+    log(f"{name} restarted with {workers} uvicorn workers")
 
 
 async def _settle(sysm, limit: float = 90.0) -> float:
@@ -133,6 +184,9 @@ async def run(a: argparse.Namespace) -> dict:
     async with system.started_stack() as sysm:
         srv = Servers(sysm.stack.pg, sysm.stack.broker, sysm.stack.run_dir)
         mem = MemoryWatch()
+        for name, n in (("intake", a.intake_workers), ("gateway", a.gateway_workers)):
+            if n > 1:
+                await _respawn(sysm, name, n)
         pids = {name: p.pid for name, p in sysm.stack.procs.items()}
         pids["postgres"] = sysm.stack.pg.running_pid()
         if sysm.stack.broker and sysm.stack.broker.pid:
@@ -146,7 +200,8 @@ async def run(a: argparse.Namespace) -> dict:
             g["settle_s"] = await _settle(sysm)
             r = {"bare": base, "direct": d, "gateway": g}
             results["rounds"].append(r)
-            print(f"\nround {i + 1}: {a.concurrency} connections, {a.duration:.0f} s each")
+            print(f"\nround {i + 1}: {a.concurrency} connections, {a.duration:.0f} s each, "
+                  f"intake workers {a.intake_workers}, gateway workers {a.gateway_workers}")
             print(f"  {'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}")
             for label, s in (("bare FastAPI+asyncpg insert", base), ("intake direct", d), ("through the gateway", g)):
                 print(f"  {label:28} {s['rps']:>8} {s['p50_ms']!s:>8} {s['p99_ms']!s:>8} {s['errors']:>7} "
@@ -154,6 +209,8 @@ async def run(a: argparse.Namespace) -> dict:
             for label, s in (("direct", d), ("gateway", g)):
                 print(f"  {label}: CPU ms per request {s['cpu_ms_per_request']}")
                 print(f"  {label}: CPU cores busy {s['cpu_share']}")
+                print(f"  {label}: ms per request waiting for a CPU {s['runqueue_ms_per_request']}; "
+                      f"load average {s['loadavg_1min']}")
             for label, s in (("direct", d), ("gateway", g)):
                 bad = {k: v for k, v in s["statuses"].items() if k not in ("200", "201")}
                 if bad:
@@ -202,6 +259,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=baselines.CONCURRENCY, help="keep-alive connections (32)")
     p.add_argument("--rounds", type=int, default=1, help="repeat the three measurements (1)")
     p.add_argument("--profile", action="store_true", help="py-spy of intake and the gateway under load")
+    p.add_argument("--intake-workers", type=int, default=1, help="uvicorn workers of intake (1, as the stack)")
+    p.add_argument("--gateway-workers", type=int, default=1, help="uvicorn workers of the gateway (1)")
     p.add_argument("--waits", action="store_true", help="what intake's database backends wait on under load")
     a = p.parse_args()
     import uvloop
