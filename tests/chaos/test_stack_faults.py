@@ -16,9 +16,6 @@ reports with a title of its own. Afterwards, for each scenario:
 - no service dead-lettered anything (the load has no bad message, so a dead-lettered event is a good
   one whose effect is missing).
 
-The PostgreSQL scenario is an xfail only when its losses are exactly those of a known, reported defect
-of the event consumer (see ``dead_lettered_57p03``); anything else fails it.
-
 Zero lost, zero duplicated effects; each scenario adds a row to the table printed at the end.
 """
 
@@ -34,7 +31,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,11 +249,8 @@ class Traffic:
             offset += len(page)
 
     async def settle(self, t_fault: float, chaos_results: list[dict], notes: str = "",
-                     known: Callable[[list[dict]], str | None] | None = None, timeout: float = SETTLE) -> dict:
-        """Wait (bounded) until every case is dispatched and analytics has caught up, then count.
-
-        ``known(dead_letters)`` may name a known, reported defect that explains the losses: the
-        scenario is then an xfail with that reason (only when something was actually lost)."""
+                     timeout: float = SETTLE) -> dict:
+        """Wait (bounded) until every case is dispatched and analytics has caught up, then count."""
         assert self.base is not None
         await asyncio.to_thread(self.stack.wait_ready, SETTLE)
         ours = await self.ours()
@@ -345,12 +338,6 @@ class Traffic:
                    f"{len(dlq)} good events dead-lettered" if dlq else "",
                    notes) if x)}
         chaos_results.append(row)
-        # the known defect explains only effects downstream of a dead-lettered event: never a case
-        # missing at intake, a duplicate, or more losses than dead-lettered events
-        if (problems and known and not missing_cases and not duplicated and lost <= len(dlq)
-                and (reason := known(dlq))):
-            row["notes"] += f"; XFAIL: {reason}"
-            pytest.xfail(f"{reason}: {problems[:10]}")
         assert not problems, problems[:20]
         assert lost == 0 and duplicated == 0, row
         assert 0 <= extra <= cut, (len(ours), len(self.accepted), dict(self.refused))
@@ -461,21 +448,5 @@ async def test_postgres_restart_under_stack(chaos_stack, traffic, chaos_results)
     down = len(t.accepted) - before
     await t.until(len(t.accepted) + 30, timeout=SETTLE)
     await t.stop()
-    await t.settle(t_fault, chaos_results, notes=f"{down} accepted while it was down", known=dead_lettered_57p03,
-                   timeout=60)
+    await t.settle(t_fault, chaos_results, notes=f"{down} accepted while it was down", timeout=60)
     assert t.refused, "the outage was felt by the clients"
-
-
-STARTING_UP = ("not yet accepting connections", "is starting up", "in recovery mode", "CannotConnectNow")
-
-
-def dead_lettered_57p03(dlq: list[dict]) -> str | None:
-    """Known defect (reported, libs/events consumer.py - not this module's to fix): while PostgreSQL runs
-    its crash recovery, connections fail with SQLSTATE 57P03 ("the database system is not yet accepting
-    connections"); SQLAlchemy wraps asyncpg's CannotConnectNowError in its adapted ``Error`` class, so
-    ``is_connection_error`` (which looks at the wrapper's type name) does not see a connection failure,
-    the handler "fails" max_attempts times within a few hundred ms and good events are dead-lettered:
-    their effects are lost until someone replays the DLQ. Only that, and nothing else, is the xfail."""
-    if dlq and all(any(m in str(d.get("error")) for m in STARTING_UP) for d in dlq):
-        return f"{len(dlq)} good events dead-lettered on SQLSTATE 57P03 during PostgreSQL crash recovery"
-    return None

@@ -259,10 +259,13 @@ async def _equals(fn, expected) -> bool:
     return await fn() == expected
 
 
-async def test_deadlock_is_retried_as_a_batch_not_dead_lettered(event_db, producer, kafka_bootstrap):
-    """A handler that loses a lock race (SQLSTATE 40P01, raised by PostgreSQL) more often than max_attempts
-    is not the message's fault: the batch is rolled back and read again until it succeeds; nothing goes to
-    the DLQ and the effect is recorded once."""
+@pytest.mark.parametrize("sqlstate", ["40P01", "57P03"])
+async def test_lock_race_or_database_starting_is_retried_as_a_batch_not_dead_lettered(
+        event_db, producer, kafka_bootstrap, sqlstate):
+    """A handler that loses a lock race (SQLSTATE 40P01) or meets a database still recovering from a crash
+    (57P03, "not yet accepting connections"), raised by PostgreSQL more often than max_attempts, is not the
+    message's fault: the batch is rolled back and read again until it succeeds; nothing goes to the DLQ and
+    the effect is recorded once."""
     _url, engine, sessions = event_db
     key = f"deadlock-{uuid.uuid4().hex}"
     calls = {"n": 0}
@@ -272,7 +275,7 @@ async def test_deadlock_is_retried_as_a_batch_not_dead_lettered(event_db, produc
             return
         calls["n"] += 1
         if calls["n"] <= 4:
-            await session.execute(text("DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40P01'; END $$"))
+            await session.execute(text(f"DO $$ BEGIN RAISE EXCEPTION 'transient' USING ERRCODE = '{sqlstate}'; END $$"))
         await _record(session, env, payload)
 
     env = new_envelope(queued(key, "1"), source="/test")

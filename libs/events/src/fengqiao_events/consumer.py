@@ -42,30 +42,50 @@ BatchHandler = Callable[[AsyncSession, list[tuple[Envelope, Any]]], Awaitable[No
 log = structlog.get_logger("fengqiao.consumer")
 
 
+# SQLSTATEs of a database that is away or restarting: connection exceptions (class 08), admin/crash
+# shutdown and "the database system is starting up" (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_PREFIXES = ("08",)
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _causes(exc: BaseException | None):
+    """The exception, its ``orig`` (SQLAlchemy's wrapper) and its ``__cause__`` chain."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 def is_connection_error(exc: BaseException) -> bool:
-    """A lost database connection or network failure (never the message's fault)."""
+    """A lost database connection, a database that is (re)starting, or a network failure: never the
+    message's fault."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    if isinstance(exc, OSError | ConnectionError | TimeoutError | InterfaceError | OperationalError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    orig = getattr(exc, "orig", None) or exc.__cause__
-    name = type(orig).__name__ if orig is not None else ""
-    return "ConnectionDoesNotExist" in name or "ConnectionFailure" in name or "CannotConnectNow" in name or \
-        "AdminShutdown" in name or "InterfaceError" in name
+    for e in _causes(exc):
+        if isinstance(e, OSError | ConnectionError | TimeoutError | InterfaceError | OperationalError):
+            return True
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return True
+        state = _sqlstate(e)
+        if state and (state.startswith(_UNAVAILABLE_PREFIXES) or state in _UNAVAILABLE_STATES):
+            return True
+        name = type(e).__name__
+        if "ConnectionDoesNotExist" in name or "ConnectionFailure" in name or "CannotConnectNow" in name or \
+                "AdminShutdown" in name or "CrashShutdown" in name or "InterfaceError" in name:
+            return True
+    return False
 
 
 def is_transient_conflict(exc: BaseException) -> bool:
     """A deadlock or serialization failure (SQLSTATE 40P01 / 40001): the transaction lost a race with another
     one, not the message's fault. The whole batch is rolled back and read again."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if getattr(exc, "sqlstate", None) in ("40P01", "40001") or getattr(exc, "pgcode", None) in ("40P01", "40001"):
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__
-    return False
+    return any(_sqlstate(e) in ("40P01", "40001") for e in _causes(exc))
 
 
 _MARK_MANY = pg_insert(processed_t).on_conflict_do_nothing().returning(processed_t.c.event_id)
