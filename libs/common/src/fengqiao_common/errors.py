@@ -153,6 +153,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        from fengqiao_events.consumer import is_connection_error
+
+        if is_connection_error(exc):  # the database (or another dependency) is away: nothing was written
+            log.warning("dependency unavailable", error=repr(exc), path=request.url.path)
+            return JSONResponse(
+                {"error": "unavailable", "message": "服务暂时不可用，请稍后重试 / service temporarily unavailable, retry later",
+                 "message_zh": "服务暂时不可用，请稍后重试", "message_en": "service temporarily unavailable, retry later",
+                 "fields": []},
+                status_code=503, headers={"Retry-After": "5"},
+            )
         log.exception("unhandled error", error=repr(exc), path=request.url.path)
         return JSONResponse(
             {"error": "internal_error", "message": "服务器内部错误 / internal server error",
