@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -38,7 +39,10 @@ import asyncpg
 import httpx
 import psutil
 import pytest
-from fengqiao_devstack.testing import eventually
+from aiokafka import AIOKafkaProducer
+from fengqiao_devstack.testing import EventProbe, eventually
+from fengqiao_events.kafka import producer_config
+from fengqiao_events.registry import all_specs, all_topics
 
 pytestmark = pytest.mark.slow
 MARKER = "故障注入测试"
@@ -249,8 +253,10 @@ class Traffic:
             offset += len(page)
 
     async def settle(self, t_fault: float, chaos_results: list[dict], notes: str = "",
-                     timeout: float = SETTLE) -> dict:
-        """Wait (bounded) until every case is dispatched and analytics has caught up, then count."""
+                     timeout: float = SETTLE, injected: dict[tuple[str, int, int], str] | None = None) -> dict:
+        """Wait (bounded) until every case is dispatched and analytics has caught up, then count.
+        ``injected``: bad records the scenario put on the topics itself, by (topic, partition, offset):
+        dead-lettering exactly those is expected; any other dead letter is a problem."""
         assert self.base is not None
         await asyncio.to_thread(self.stack.wait_ready, SETTLE)
         ours = await self.ours()
@@ -320,7 +326,13 @@ class Traffic:
                 problems.append(f"analytics counts {counted} new {what}, there are {real}")
         # the load has no bad message: a dead-lettered event is a good one whose effect is missing until
         # someone replays it (not added to `lost`: one whose processed-mark did not commit is redone)
-        dlq = self.dead_letters()
+        injected = injected or {}
+        dlq, junk = [], 0
+        for d in self.dead_letters():
+            if (d.get("topic"), d.get("partition"), d.get("offset")) in injected:
+                junk += 1
+            else:
+                dlq.append(d)
         problems += [f"{d['service']} dead-lettered a {d.get('topic')} event: {d.get('error')}" for d in dlq]
         new_cases = f.cases - self.base.cases
         if new_cases != len(ours):
@@ -329,13 +341,14 @@ class Traffic:
         extra = len(ours) - len(self.accepted)
         cut = sum(n for k, n in self.refused.items() if not isinstance(k, int) or k >= 500)
         row = {"scenario": self.name, "events": len(self.accepted), "lost": lost, "duplicated": duplicated,
-               "recovery_s": recovery,
+               "recovery_s": recovery, "cases": len(ours), "orders": n_orders,
                "notes": "; ".join(x for x in (
                    f"refused or cut: {dict(self.refused)}",
                    f"{extra} cases committed whose 201 was cut",
                    f"analytics: +{len(ours)} cases, +{n_orders} orders" + (
                        f", +{len(self.referred)} referrals" if self.referred else ""),
                    f"{len(dlq)} good events dead-lettered" if dlq else "",
+                   f"{junk} dead letters of the {len(injected)} injected records" if injected else "",
                    notes) if x)}
         chaos_results.append(row)
         assert not problems, problems[:20]
@@ -450,3 +463,202 @@ async def test_postgres_restart_under_stack(chaos_stack, traffic, chaos_results)
     await t.stop()
     await t.settle(t_fault, chaos_results, notes=f"{down} accepted while it was down", timeout=60)
     assert t.refused, "the outage was felt by the clients"
+
+
+# -- events delivered twice, bad records on the real topics ------------------------------------------
+
+
+def consumed_topics() -> dict[str, set[str]]:
+    """Service -> the topics its consumer handles, from the services' own consumer wiring."""
+    from fengqiao_analytics.consumers import handlers as analytics_handlers
+    from fengqiao_dispatch.consumers import consumer_specs as dispatch_specs
+    from fengqiao_intake.consumers import consumer_specs as intake_specs
+    from fengqiao_mediation.consumers import consumer_specs as mediation_specs
+
+    def topics(specs) -> set[str]:
+        return {t for spec in specs for t in spec.handlers}
+
+    return {"intake": topics(intake_specs(lambda: None)), "dispatch": topics(dispatch_specs(lambda: None, "x")),
+            "mediation": topics(mediation_specs(lambda: None)), "analytics": set(analytics_handlers(None))}
+
+
+_SAMPLE = re.compile(r'^fq_events_consumed_total\{([^}]*)\} ([0-9.e+]+)$', re.M)
+
+
+async def consumed(client: httpx.AsyncClient, stack, outcome: str) -> dict[tuple[str, str], float]:
+    """(service, topic) -> events its consumer counted with ``outcome`` (its own /metrics)."""
+    out: dict[tuple[str, str], float] = Counter()
+    for name in consumed_topics():
+        r = await client.get(f"{stack.url(name)}/metrics")
+        r.raise_for_status()
+        for labels, value in _SAMPLE.findall(r.text):
+            kv = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            if kv.get("outcome") == outcome:
+                out[(name, kv["topic"])] += float(value)
+    return out
+
+
+async def test_every_event_delivered_twice_on_the_stack(chaos_stack, traffic, chaos_results):
+    """Every event the services emit for the scenario's cases (the reports, the orders, the case and
+    order events after them) is read from the broker and produced again, unchanged (value, key, headers,
+    partition), while reports flow. Each service must count the copies as duplicates and do nothing."""
+    t = await traffic("stack: every event delivered twice")
+    watched = [s.topic for s in all_specs() if s.topic.startswith(("grid.event.", "case.", "order."))]
+    handles = consumed_topics()
+    async with httpx.AsyncClient(timeout=10) as plain:
+        dup_before = await consumed(plain, chaos_stack, "duplicate")
+        cases: set[str] = set()  # case ids of this scenario's reports, from grid.event.reported
+        sent: Counter = Counter()  # topic -> records produced a second time
+        p = AIOKafkaProducer(**producer_config(chaos_stack.bootstrap, "chaos-twice"))
+        await p.start()
+        try:
+            async with EventProbe(chaos_stack.bootstrap, watched) as probe:
+                done = 0  # probe.events[:done] are handled (produced again, or not ours)
+                waiting: list = []  # records of a case whose report the probe has not seen yet
+                once: set = set()  # (topic, event id) produced again
+
+                async def again() -> None:
+                    nonlocal done, waiting
+                    new, done = probe.events[done:], len(probe.events)
+                    for m, env in new:
+                        if (m.topic == "grid.event.reported" and env is not None
+                                and env.data.get("summary") == t.marker):
+                            cases.add(env.data["case_id"])
+                    todo, waiting = waiting + new, []
+                    for m, env in todo:
+                        if m.key is None or m.key.decode() not in cases:
+                            waiting.append((m, env))
+                            continue
+                        ident = (m.topic, dict(m.headers).get("ce_id"))
+                        if ident in once:  # the probe reads the copies too: never copy a copy
+                            continue
+                        once.add(ident)
+                        await p.send_and_wait(m.topic, value=m.value, key=m.key, partition=m.partition,
+                                              headers=list(m.headers))
+                        sent[m.topic] += 1
+
+                async def echo() -> None:
+                    while True:
+                        await again()
+                        await asyncio.sleep(0.3)
+
+                echoing = asyncio.create_task(echo())
+                try:
+                    t.start()
+                    await t.until(60)
+                    await t.stop()
+                    t_fault = time.monotonic()
+
+                    # every accepted report and its orders have come by (and gone out again)
+                    async def all_seen() -> bool:
+                        ordered = {env.data["case_id"] for m, env in probe.events[:done]
+                                   if env is not None and m.topic == "order.dispatched"}
+                        return set(t.accepted) <= cases and set(t.accepted) <= ordered
+
+                    await eventually(all_seen, timeout=SETTLE, interval=0.5)
+                    await asyncio.sleep(2)  # the case/order events that follow the orders
+                finally:
+                    echoing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await echoing
+                await again()
+        finally:
+            await p.stop()
+        # every consumer has met every copy of a topic it handles (and counted it a duplicate) before
+        # the effects are counted: otherwise a copy still in flight would go unseen
+        expect = {(svc, topic): n for svc, topics in handles.items() for topic, n in sent.items() if topic in topics}
+        seen: dict = {}
+
+        async def copies_met() -> bool:
+            now = await consumed(plain, chaos_stack, "duplicate")
+            seen.update({k: now[k] - dup_before.get(k, 0) for k in expect})
+            return all(seen[k] >= n for k, n in expect.items())
+
+        try:
+            await eventually(copies_met, timeout=SETTLE, interval=1.0)
+        except AssertionError as exc:
+            short = {f"{s}/{tp}": (seen.get((s, tp)), n) for (s, tp), n in expect.items() if seen.get((s, tp), 0) < n}
+            raise AssertionError(f"copies not met as duplicates (seen, sent): {short}") from exc
+    row = await t.settle(t_fault, chaos_results,
+                         notes=f"{sum(sent.values())} events produced again: {dict(sent)}"
+                         + (f"; left alone (not of its cases): {dict(Counter(m.topic for m, _ in waiting))}"
+                            if waiting else ""))
+    # every report and every order went out twice
+    assert sent["grid.event.reported"] == len(cases) == row["cases"] >= 60
+    assert sent["order.dispatched"] == row["orders"] >= row["cases"]
+
+
+def junk_records(marker: str) -> list[tuple[str, bytes, list[tuple[str, bytes]]]]:
+    """Bad records for the topics the services consume, each carrying ``marker`` in its value and a
+    ``chaos_junk`` header: (topic, value, headers)."""
+
+    def ce(topic: str) -> list[tuple[str, bytes]]:
+        return [("ce_specversion", b"1.0"), ("ce_id", str(uuid.uuid4()).encode()), ("ce_source", b"/chaos"),
+                ("ce_type", f"cn.fengqiao.{topic}".encode()), ("ce_time", b"2026-01-01T00:00:00Z"),
+                ("content-type", b"application/json")]
+
+    out = []
+    for topic in ("grid.event.reported", "order.dispatched", "case.reopened"):
+        bogus = {"case_id": str(uuid.uuid4()), "case_no": marker, "reason": marker}
+        out += [
+            (topic, b"\x00\x01 not JSON " + marker.encode(), ce(topic)),
+            (topic, json.dumps({"note": marker}).encode(), ce(topic)),  # JSON, not an object of the payload
+            (topic, b'["' + marker.encode() + b'"]', ce(topic)),  # JSON, not an object at all
+            (topic, json.dumps(bogus).encode(), []),  # no CloudEvents headers
+            (topic, json.dumps(bogus).encode(), [h for h in ce(topic) if h[0] != "ce_id"]),
+            (topic, json.dumps({**bogus, "case_no": 7}).encode(), ce(topic)),  # fails validation
+        ]
+    # close to the broker's 1 MiB message limit: valid JSON, invalid payload
+    big = {"case_id": str(uuid.uuid4()), "summary": marker, "description": "x" * 900_000}
+    out.append(("grid.event.reported", json.dumps(big).encode(), ce("grid.event.reported")))
+    return [(topic, value, [*h, ("chaos_junk", f"{marker} #{i}".encode())])
+            for i, (topic, value, h) in enumerate(out)]
+
+
+async def test_malformed_and_oversized_messages_on_the_stack(chaos_stack, traffic, chaos_results):
+    """Bad records on the topics the services consume, among the good events, while reports flow: each
+    consumer that handles the topic dead-letters every one of them once (to ``<topic>.dlq``), and the
+    good events around them take effect exactly once."""
+    t = await traffic("stack: malformed + oversized records on the topics")
+    marker = f"chaos-junk-{t.tag}"
+    junk = junk_records(marker)
+    handles = consumed_topics()
+    takers = {topic: {svc for svc, topics in handles.items() if topic in topics} for topic, _, _ in junk}
+    injected: dict[tuple[str, int, int], str] = {}
+    async with EventProbe(chaos_stack.bootstrap, [x for x in all_topics() if x.endswith(".dlq")]) as dlq:
+        t.start()
+        await t.until(20)
+        p = AIOKafkaProducer(**{**producer_config(chaos_stack.bootstrap, "chaos-junk"), "max_request_size": 2**20})
+        await p.start()
+        try:
+            for i, (topic, value, headers) in enumerate(junk):
+                meta = await p.send_and_wait(topic, value=value, key=f"chaos-{i}".encode(), headers=headers)
+                injected[(topic, meta.partition, meta.offset)] = dict(headers)["chaos_junk"].decode()
+                await asyncio.sleep(0.1)
+        finally:
+            await p.stop()
+        await t.until(len(t.accepted) + 40)  # the services go on after the bad records
+        await t.stop()
+        t_fault = time.monotonic()
+        expected = sum(len(takers[topic]) for topic, _, _ in junk)
+
+        def marked() -> list:
+            return [(m, dict(m.headers)) for m, _ in dlq.events if marker.encode() in m.value]
+
+        with contextlib.suppress(AssertionError):
+            await eventually(lambda: len(marked()) >= expected, timeout=SETTLE, interval=0.5)
+        await t.settle(t_fault, chaos_results, injected=injected,
+                       notes=f"{len(junk)} bad records injected ({len(junk[-1][1]) // 1000} KB the largest)")
+        await asyncio.sleep(1)  # a second copy of a dead letter would come now
+    got = marked()
+    others = [(m.topic, dict(m.headers).get("dlq_error")) for m, _ in dlq.events if marker.encode() not in m.value]
+    assert not others, f"dead-lettered but not injected: {others[:5]}"
+    per_record = Counter(h["chaos_junk"].decode() for _, h in got)
+    by = Counter((h["chaos_junk"], h["dlq_consumer"]) for _, h in got)
+    assert all(n == 1 for n in by.values()), f"dead-lettered twice by one consumer: {[k for k, n in by.items() if n > 1]}"
+    want = {dict(h)["chaos_junk"].decode(): len(takers[topic]) for topic, _, h in junk}
+    assert dict(per_record) == want, {k: (per_record.get(k), n) for k, n in want.items() if per_record.get(k) != n}
+    for m, h in got:
+        assert m.topic == h["dlq_origin_topic"].decode() + ".dlq" and h.get("dlq_error"), (m.topic, h)
+        assert (h["dlq_origin_topic"].decode(), int(h["dlq_origin_partition"]), int(h["dlq_origin_offset"])) in injected
+    assert len(got) == expected
