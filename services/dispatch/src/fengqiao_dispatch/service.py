@@ -90,11 +90,19 @@ async def seed_demo_rules(rt) -> int:
     return n
 
 
-async def current_rules(session: AsyncSession) -> list[StoredRule]:
+async def current_rules(session: AsyncSession, *, per_transaction: bool = False) -> list[StoredRule]:
+    """The current routing rules. ``per_transaction``: read once per session (a consumer batch routes all
+    its cases with the rules as its first read saw them)."""
+    info = session.sync_session.info
+    if per_transaction and "fq_dispatch_rules" in info:
+        return info["fq_dispatch_rules"]
     rows = (await session.execute(
         select(routing_rules).where(routing_rules.c.is_current, routing_rules.c.deleted.is_(False))
     )).mappings()
-    return [StoredRule(r["rule_id"], r["version"], RuleBody.model_validate(r["body"])) for r in rows]
+    rules = [StoredRule(r["rule_id"], r["version"], RuleBody.model_validate(r["body"])) for r in rows]
+    if per_transaction:
+        info["fq_dispatch_rules"] = rules
+    return rules
 
 
 def _check_rule(rt, body: RuleBody) -> None:
@@ -196,20 +204,22 @@ async def receive_case(rt, session: AsyncSession, env: Envelope, p: GridEventRep
             location=p.location.model_dump(mode="json"), people_involved=p.people_involved,
             keywords=p.keywords, status="new", clock_started_at=now, reported_at=p.reported_at,
             created_at=now, updated_at=now,
-        ).on_conflict_do_nothing().returning(cases.c.case_id)
+        ).on_conflict_do_nothing().returning(*cases.c)
     )
-    if res.first() is None:
+    row = res.mappings().first()
+    if row is None:
         return  # already known (a re-sent report)
+    case = dict(row)  # inserted by this transaction: nobody else can see or lock it yet
     await repo.add_timeline(session, case_id=p.case_id, kind="case.received", at=now,
                             actor=p.reporter.model_dump(mode="json") if p.reporter else None,
                             detail={"category": p.category, "grade": p.grade, "channel": p.channel})
-    case = await repo.lock_case(session, p.case_id)
-    await route_by_rules(rt, session, case, causation=env)
+    await route_by_rules(rt, session, case, causation=env, rules_per_transaction=True)
 
 
-async def route_by_rules(rt, session: AsyncSession, case: dict, *, causation: Envelope | None) -> None:
+async def route_by_rules(rt, session: AsyncSession, case: dict, *, causation: Envelope | None,
+                         rules_per_transaction: bool = False) -> None:
     now = _now(rt)
-    rule = choose(await current_rules(session), _facts(case))
+    rule = choose(await current_rules(session, per_transaction=rules_per_transaction), _facts(case))
     if rule is None:
         await _queue(rt, session, case, "no_rule_matched", now, causation=causation)
         return
@@ -235,7 +245,7 @@ async def _create_orders(rt, session, case: dict, *, lead: str | None, assist: l
     grade = j.grade(case["grade"])
     start = case["clock_started_at"]  # a return never restarts the case's clock
     dl = deadlines_for(grade, start, on_site_required=on_site_required)
-    created = []
+    created, timer_rows, timeline_rows, payloads = [], [], [], []
     plan = ([(lead, "lead")] if lead else []) + [(a, "assist") for a in assist]
     for dept_code, role in plan:
         dept = j.department(dept_code)
@@ -248,8 +258,6 @@ async def _create_orders(rt, session, case: dict, *, lead: str | None, assist: l
             clock_started_at=start, sign_for_by=dl.sign_for_by, on_site_by=dl.on_site_by, resolve_by=dl.resolve_by,
             reroute_of=(reroute_of or {}).get(dept_code), created_at=now, updated_at=now,
         )
-        await session.execute(orders.insert().values(**row))
-        timer_rows = []
         for stage in ("sign_for", "on_site", "resolve"):
             deadline = dl.of(stage)
             if deadline is None:
@@ -257,14 +265,13 @@ async def _create_orders(rt, session, case: dict, *, lead: str | None, assist: l
             for t in tm.plan(stage, start, deadline):
                 timer_rows.append(dict(order_id=order_id, case_id=case["case_id"], stage=t.stage, kind=t.kind,
                                        due_at=t.due_at))
-        await session.execute(timers.insert(), timer_rows)
-        await repo.add_timeline(
-            session, case_id=case["case_id"], order_id=order_id, kind="order.dispatched", at=now,
+        timeline_rows.append(dict(
+            case_id=case["case_id"], order_id=order_id, kind="order.dispatched", at=now,
             actor=actor.model_dump(mode="json"),
             detail={"department": dept.code, "role": role, "rule_id": row["rule_id"],
                     "rule_version": row["rule_version"], "reroute_of": row["reroute_of"]},
-        )
-        await _emit(rt, session, OrderDispatched(
+        ))
+        payloads.append(OrderDispatched(
             order_id=order_id, case_id=case["case_id"], case_no=case["case_no"], department=dept.code, seq=1,
             at=now, by=actor, department_name=dept.name, level=dept.level, role=role, category=case["category"],
             grade=case["grade"], summary=case["summary"], description=case["description"], grid=case["grid"],
@@ -272,8 +279,14 @@ async def _create_orders(rt, session, case: dict, *, lead: str | None, assist: l
             deadlines=Deadlines(sign_for_by=dl.sign_for_by, on_site_by=dl.on_site_by, resolve_by=dl.resolve_by),
             rule_id=row["rule_id"], rule_version=row["rule_version"], on_site_required=on_site_required,
             reroute_of=row["reroute_of"],
-        ), causation=causation)
+        ))
         created.append(row)
+    if created:  # one executemany per table for all of the case's orders
+        await session.execute(orders.insert(), created)
+        if timer_rows:
+            await session.execute(timers.insert(), timer_rows)
+        await session.execute(timeline.insert(), timeline_rows)
+        await _emit(rt, session, *payloads, causation=causation)
     await repo.update_case(session, case["case_id"], status="routed", queue_reason=None, updated_at=now)
     return created
 
