@@ -137,12 +137,14 @@ async def run_stack(a: argparse.Namespace, raw: dict, rows: list[Row], notes: li
                                    concurrency=baselines.CONCURRENCY, duration=min(d, 10)))
             notes.append(f"Profile of intake under the direct write load: {raw['profile_intake']['svg']} "
                          f"(top frames: {', '.join(raw['profile_intake']['top'][:5])}).")
+        raw.setdefault("drain_before_s", {})["mix"] = await system.drain(sysm)
         mix = await system.realistic_mix(sysm, a.mix_duration, a.mix_scale)
         raw["mix"] = mix
         for op, st in mix.items():
             rows.append(Row(f"mix: {op}, p99", st["p99_ms"], "ms",
                             note=f"{st['rps']}/s, p50 {st['p50_ms']} ms, p95 {st['p95_ms']} ms, "
                                  f"errors {st['errors']}, statuses {st['statuses']}"))
+        raw.setdefault("drain_before_s", {})["e2e"] = await system.drain(sysm)
         e2e = await system.end_to_end(sysm, 100, a.e2e_duration)
         raw["end_to_end"] = e2e
         rows += [
@@ -150,6 +152,7 @@ async def run_stack(a: argparse.Namespace, raw: dict, rows: list[Row], notes: li
                 note=f"{e2e['with_order']}/{e2e['accepted']} reports with an order"),
             Row("report accepted → department consumer, p99 at 100 reports/s", e2e["p99_ms"], "ms", "<= 250"),
         ]
+        raw.setdefault("drain_before_s", {})["sustained"] = await system.drain(sysm)
         sus = await system.sustained(sysm, a.rate, a.sustained, via=a.sustained_via)
         raw["sustained"] = sus
         keeps_up = (sus["accepted_per_s"] >= 0.99 * a.rate and sus["drained_after_s"] is not None

@@ -368,6 +368,21 @@ async def backlog_and_lag(sysm: System, client: httpx.AsyncClient) -> dict[str, 
     return out
 
 
+async def drain(sysm: System, timeout: float = 240.0) -> float | None:
+    """Wait until no service has an outbox backlog or consumer lag (the previous phase's downstream work is
+    done), so that each phase measures its own load. Returns the seconds waited (None: still busy)."""
+    t0 = time.monotonic()
+    levels: dict[str, float] = {}
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() - t0 < timeout:
+            levels = await backlog_and_lag(sysm, client)
+            if levels and not any(levels.values()):
+                return round(time.monotonic() - t0, 1)
+            await asyncio.sleep(1.0)
+    log("still busy after", timeout, "s:", levels)
+    return None
+
+
 async def sustained(sysm: System, rate: float, duration: float, via: str = "gateway") -> dict:
     """Reports at ``rate`` for ``duration`` s; backlog and lag sampled every 2 s, then drained."""
     acc = Accepted()
