@@ -10,6 +10,7 @@ taken in the jurisdiction's local time zone (Asia/Shanghai).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 STAGES = ("sign_for", "on_site", "resolve")
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the date; the calendar is fixed per release
 def is_workday(day: date) -> bool:
     try:
         return chinese_calendar.is_workday(day)
