@@ -79,9 +79,10 @@ async def run(a: argparse.Namespace) -> None:
             Row("experiment: same, consumer fetch_max_wait_ms=10, p99", exp["p99_ms"], "ms", "<= 100"),
         ]
         notes.append("Commit → consumer latency is dominated by waiting, not CPU: libs/events' consumer_config sets "
-                     "fetch_max_wait_ms=100 and Tansu answers an empty fetch only when that wait expires, so an "
-                     "event arriving mid-wait waits up to 100 ms. The experiment rows run the same pipeline with 10 ms "
-                     "(bench-only override in fengqiao_devstack.eventlab).")
+                     "fetch_max_wait_ms=25 and Tansu answers an empty fetch only when that wait expires, so an "
+                     "event arriving mid-wait waits up to 25 ms. The experiment rows run the same pipeline with 10 ms "
+                     "(bench-only override in fengqiao_devstack.eventlab). The shorter the wait, the more CPU every "
+                     "idle consumer and the broker spend polling (see the idle-stack row).")
     if a.stack:
         await run_stack(a, raw, rows, notes, mem)
     peaks = await mem.stop()
