@@ -1,5 +1,7 @@
 """Faults on the whole system while reports flow through the gateway: kill -9 each service in turn
-(dispatch, intake, mediation, analytics, the gateway) and restart PostgreSQL under all of them.
+(dispatch, intake, mediation, analytics, the gateway), restart PostgreSQL under all of them, deliver
+every event of the scenario twice, and put malformed and oversized records on the topics the services
+consume.
 
 One stack is shared by the scenarios (starting it is the expensive part); each scenario marks its
 reports with a title of its own. Afterwards, for each scenario:
@@ -14,7 +16,8 @@ reports with a title of its own. Afterwards, for each scenario:
 - referrals to mediation (the mediation scenario) have exactly one mediation each and are counted
   once by analytics;
 - no service dead-lettered anything (the load has no bad message, so a dead-lettered event is a good
-  one whose effect is missing).
+  one whose effect is missing) - except, in the bad-records scenario, exactly the records it injected,
+  each once per consumer of its topic, found in ``<topic>.dlq`` by their marker.
 
 Zero lost, zero duplicated effects; each scenario adds a row to the table printed at the end.
 """
