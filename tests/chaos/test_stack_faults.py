@@ -656,12 +656,13 @@ async def test_malformed_and_oversized_messages_on_the_stack(chaos_stack, traffi
     got = marked()
     others = [(m.topic, dict(m.headers).get("dlq_error")) for m, _ in dlq.events if marker.encode() not in m.value]
     assert not others, f"dead-lettered but not injected: {others[:5]}"
-    per_record = Counter(h["chaos_junk"].decode() for _, h in got)
-    by = Counter((h["chaos_junk"], h["dlq_consumer"]) for _, h in got)
-    assert all(n == 1 for n in by.values()), f"dead-lettered twice by one consumer: {[k for k, n in by.items() if n > 1]}"
+    # each bad record dead-lettered by every consumer of its topic (at least once: a bad record carries no
+    # event id to mark as processed, so a rebalance mid-scenario may dead-letter it a second time)
+    pairs = {(h["chaos_junk"].decode(), h["dlq_consumer"]) for _, h in got}
+    per_record = Counter(junk_id for junk_id, _ in pairs)
     want = {dict(h)["chaos_junk"].decode(): len(takers[topic]) for topic, _, h in junk}
     assert dict(per_record) == want, {k: (per_record.get(k), n) for k, n in want.items() if per_record.get(k) != n}
     for m, h in got:
         assert m.topic == h["dlq_origin_topic"].decode() + ".dlq" and h.get("dlq_error"), (m.topic, h)
         assert (h["dlq_origin_topic"].decode(), int(h["dlq_origin_partition"]), int(h["dlq_origin_offset"])) in injected
-    assert len(got) == expected
+    assert len(pairs) == expected
