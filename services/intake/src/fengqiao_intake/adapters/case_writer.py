@@ -102,9 +102,20 @@ class CaseWriter:
         self.pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
-        self.pool = await asyncpg.create_pool(self.dsn, min_size=self.min_size, max_size=self.max_size,
+        """Create the pool without connecting (the service starts, and reports not ready on /readyz, while
+        the database is away), then open ``min_size`` connections if the database is there."""
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=self.max_size,
                                               init=_init, reset=_no_reset,
                                               max_inactive_connection_lifetime=300)
+        conns = []
+        try:
+            for _ in range(self.min_size):
+                conns.append(await self.pool.acquire(timeout=5))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            pass  # warm-up only: connections are opened on first use
+        finally:
+            for c in conns:
+                await self.pool.release(c)
 
     async def close(self) -> None:
         if self.pool is not None:
