@@ -33,7 +33,7 @@ from fengqiao_devstack import stack as stack_mod
 from . import baselines, system
 from .infra import OUT, MemoryWatch, Servers, log
 from .loadgen import closed_loop
-from .profile import _py_spy
+from .profile import _py_spy, collapsed_samples
 
 
 def _schedstat(pid: int) -> tuple[float, float]:
@@ -155,18 +155,11 @@ async def _profile(name: str, pid: int, load, seconds: float) -> list[str]:
 
 def _summary(raw: Path, n: int = 25) -> list[str]:
     """Inclusive share of the functions of our code and of the libraries on the request path."""
-    if not raw.exists():
-        return []
     incl: collections.Counter = collections.Counter()
     leaf: collections.Counter = collections.Counter()
     total = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        c = int(count)
+    for frames, c in collapsed_samples(raw):
         total += c
-        frames = [f.strip() for f in stack.split(";")]
         for f in set(frames):
             incl[f] += c
         if frames:

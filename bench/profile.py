@@ -38,19 +38,22 @@ async def profile_during(name: str, pid: int, load, seconds: float = 10.0) -> di
     return {"svg": str(svg.relative_to(ROOT)) if svg.exists() else None, "top": top}
 
 
-def _top_frames(raw: Path, n: int = 10) -> list[str]:
-    """Leaf frames by sample share from py-spy's collapsed-stack output."""
+def collapsed_samples(raw: Path):
+    """(frames, samples) per line of py-spy's collapsed-stack output (``--format raw``)."""
     if not raw.exists():
-        return []
-    leaf: collections.Counter = collections.Counter()
-    total = 0
+        return
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        c = int(count)
+        if count.isdigit():
+            yield [f.strip() for f in stack.split(";")], int(count)
+
+
+def _top_frames(raw: Path, n: int = 10) -> list[str]:
+    """Leaf frames by sample share from py-spy's collapsed-stack output."""
+    leaf: collections.Counter = collections.Counter()
+    total = 0
+    for frames, c in collapsed_samples(raw):
         total += c
-        frames = stack.split(";")
         leaf[frames[-1].split(" (")[0] if frames else "?"] += c
     return [f"{f} {100 * c / total:.0f}%" for f, c in leaf.most_common(n)] if total else []
 
