@@ -256,6 +256,9 @@ class Stack:
                 for svc in list(pending):
                     proc = self.procs[svc.name]
                     if proc.poll() is not None:
+                        if self._rebind(svc):
+                            pending = [s for s in self.services if names is None or s.name in names]
+                            break
                         raise RuntimeError(f"{svc.name} exited with {proc.returncode}:\n{self.log_tail(svc.name)}")
                     try:
                         if client.get(f"{self.url(svc.name)}{svc.ready_path}").status_code == 200:
@@ -267,6 +270,26 @@ class Stack:
                     raise RuntimeError(f"not ready after {timeout}s: {[s.name for s in pending]}\n{tails}")
                 if pending:
                     time.sleep(0.3)
+
+    def _rebind(self, svc: ServiceDef) -> bool:
+        """With random ports, a port found free can be taken by someone else before the service binds it:
+        give that service a new port and restart every service (their settings name each other's URLs).
+        At most 3 times; False when this was not a lost port."""
+        self._rebinds = getattr(self, "_rebinds", 0)
+        if not self.random_ports or self._rebinds >= 3 or "address already in use" not in self.log_tail(svc.name, 600):
+            return False
+        self._rebinds += 1
+        svc.port = free_port()
+        if svc.name == "gateway":
+            self.gateway_port = svc.port
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None and name in {s.name for s in self.services}:
+                proc.kill()
+                proc.wait(15)
+        for other in self.services:
+            self._spawn(other)
+        self._write_state()
+        return True
 
     def log_tail(self, name: str, n: int = 3000) -> str:
         f = self.logs / f"{name}.log"
