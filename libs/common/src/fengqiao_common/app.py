@@ -9,16 +9,17 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fengqiao_events import EventConsumer, Outbox, OutboxRelay, ProducerHolder
-from fengqiao_events.consumer import Handler
+from fengqiao_events.consumer import BatchHandler, Handler
 from sqlalchemy import text
 
 from . import jurisdiction as jurisdiction_mod
+from .clock import SYSTEM_CLOCK, Clock
 from .db import make_engine, make_session_factory
 from .errors import install_error_handlers
 from .logging import configure_logging
@@ -27,28 +28,57 @@ from .metrics import router as metrics_router
 from .settings import ServiceSettings
 
 log = structlog.get_logger("fengqiao.app")
+D = TypeVar("D")
 
 
 @dataclass
 class ConsumerSpec:
-    """A consumer group of this service: ``name`` is the group id, handlers are keyed by topic."""
+    """A consumer group of this service: ``name`` is the group id, handlers are keyed by topic.
+
+    ``ignores`` names the topics of the owners this group follows that it deliberately does not
+    handle (checked by a test: every registered type of a followed owner is handled or ignored).
+    ``batch_handler`` folds a whole poll at once and must equal the per-message handlers' effect.
+    """
 
     name: str
     handlers: dict[str, Handler]
+    ignores: frozenset[str] = frozenset()
+    batch_handler: BatchHandler | None = None
 
 
 BackgroundFactory = Callable[["Runtime"], Awaitable[Any]]
 Hook = Callable[["Runtime"], Awaitable[None]]
+DepsFactory = Callable[["Runtime"], Awaitable[Any]]
+ConsumersFactory = Callable[["Runtime"], Sequence[ConsumerSpec]]
+
+
+def deps_getter(cls: type[D]) -> Callable[[Request], D]:
+    """A FastAPI dependency returning the service's typed dependencies object; use it as
+    ``DepsDep = Annotated[Deps, Depends(deps_getter(Deps))]``."""
+
+    def get_deps(request: Request) -> D:
+        deps = request.app.state.runtime.deps
+        if deps is None:  # pragma: no cover - only before start-up
+            raise RuntimeError("service dependencies are not built yet")
+        return deps
+
+    get_deps.__name__ = f"get_{cls.__name__.lower()}"
+    return get_deps
 
 
 @dataclass
 class Runtime:
+    """The process's wiring. ``deps`` is the service's typed dependencies object, built by the
+    ``deps`` hook of :func:`create_service_app` at start-up (before consumers and workers start);
+    ``clock`` is read by that hook, so a test sets ``runtime.clock = ManualClock(...)`` first."""
+
     settings: ServiceSettings
-    consumer_specs: Sequence[ConsumerSpec] = ()
+    consumer_specs: Sequence[ConsumerSpec] | ConsumersFactory = ()
     background: Sequence[BackgroundFactory] = ()
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
-    state: dict[str, Any] = field(default_factory=dict)
+    deps_factory: DepsFactory | None = None
+    state: dict[str, Any] = field(default_factory=dict)  # TRANSITIONAL: removed once no service uses it
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -60,6 +90,8 @@ class Runtime:
         self.consumers: list[EventConsumer] = []
         self.tasks: list[asyncio.Task] = []
         self._jurisdiction = None
+        self.clock: Clock = SYSTEM_CLOCK
+        self.deps: Any = None
 
     @property
     def jurisdiction(self) -> jurisdiction_mod.Jurisdiction:
@@ -74,6 +106,8 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
+        if self.deps_factory is not None and self.deps is None:
+            self.deps = await self.deps_factory(self)
         for hook in self.on_start:
             await hook(self)
         if s.run_relay:
@@ -83,16 +117,21 @@ class Runtime:
             )
             self.spawn(self.relay.run(), "outbox-relay")
         if s.run_consumers:
-            for spec in self.consumer_specs:
+            for spec in self.specs():
                 c = EventConsumer(
                     name=spec.name, bootstrap=s.kafka_bootstrap_servers, session_factory=self.session_factory,
                     handlers=spec.handlers, producer=self.producer, max_attempts=s.consumer_max_attempts,
-                    batch_size=s.consumer_batch_size,
+                    batch_size=s.consumer_batch_size, batch_handler=spec.batch_handler,
                 )
                 self.consumers.append(c)
                 self.spawn(c.run(), f"consumer-{spec.name}")
         for factory in self.background:
             self.spawn(factory(self), getattr(factory, "__name__", "background"))
+
+    def specs(self) -> list[ConsumerSpec]:
+        """This service's consumer groups (a factory is called with the runtime)."""
+        cs = self.consumer_specs
+        return list(cs(self) if callable(cs) else cs)
 
     async def stop(self) -> None:
         if self.relay:
@@ -146,15 +185,16 @@ def create_service_app(
     description: str = "",
     version: str = "0.1.0",
     routers: Sequence[APIRouter] = (),
-    consumers: Sequence[ConsumerSpec] = (),
+    consumers: Sequence[ConsumerSpec] | ConsumersFactory = (),
     background: Sequence[BackgroundFactory] = (),
     on_start: Sequence[Hook] = (),
     on_stop: Sequence[Hook] = (),
+    deps: DepsFactory | None = None,
     readiness_extra: Callable[[Runtime], Awaitable[dict[str, str]]] | None = None,
     openapi_tags: list[dict] | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
-    runtime = Runtime(settings, consumers, background, on_start, on_stop)
+    runtime = Runtime(settings, consumers, background, on_start, on_stop, deps)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -139,6 +139,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError):
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        err = to_api_error(exc)
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         zh = {401: "未认证", 403: "无权访问", 404: "资源不存在", 405: "不支持的请求方法", 413: "请求体过大",
@@ -169,3 +174,88 @@ def install_error_handlers(app: FastAPI) -> None:
              "message_zh": "服务器内部错误", "message_en": "internal server error", "fields": []},
             status_code=500,
         )
+
+
+# --- Domain errors: what use cases raise (no HTTP status codes); one handler maps them. ---------
+
+class DomainError(Exception):
+    """A rule of the domain refused the command. ``kind`` decides the transport status."""
+
+    kind = "invalid"
+    default_code = "invalid"
+
+    def __init__(self, zh: str, en: str, *, code: str | None = None, fields: list[dict] | None = None,
+                 **extra: Any):
+        super().__init__(en)
+        self.code = code or self.default_code
+        self.zh, self.en = zh, en
+        self.fields = fields or []
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    kind = "not_found"
+    default_code = "not_found"
+
+    def __init__(self, what: str = "resource", zh: str = "资源", **kw: Any):
+        super().__init__(f"{zh}不存在", f"{what} not found", **kw)
+
+
+class Conflict(DomainError):
+    """The object's current state does not allow the command (409 with the current state)."""
+
+    kind = "conflict"
+    default_code = "conflict"
+
+
+class Forbidden(DomainError):
+    kind = "forbidden"
+    default_code = "forbidden"
+
+    def __init__(self, zh: str = "无权执行此操作", en: str = "not allowed", **kw: Any):
+        super().__init__(zh, en, **kw)
+
+
+class Unauthenticated(DomainError):
+    kind = "unauthenticated"
+    default_code = "unauthenticated"
+
+
+class Invalid(DomainError):
+    """The command is well-formed but its values break a rule (422 with field messages)."""
+
+    kind = "invalid"
+    default_code = "validation_failed"
+
+
+class Unavailable(DomainError):
+    """A dependency (another system) is away; retry later."""
+
+    kind = "unavailable"
+    default_code = "unavailable"
+
+
+class TooLarge(DomainError):
+    kind = "too_large"
+    default_code = "too_large"
+
+
+class Unsupported(DomainError):
+    kind = "unsupported"
+    default_code = "unsupported_media_type"
+
+
+def invalid(field: str, zh: str, en: str, code: str = "invalid", *, loc: list | None = None) -> Invalid:
+    """One field's rule broken: the 422 ``validation_failed`` body with that field's messages."""
+    return Invalid("请求参数有误", "request validation failed",
+                   fields=[field_error(field, code, zh, en, loc=loc or ["body", field])])
+
+
+STATUS_OF_KIND = {"not_found": 404, "conflict": 409, "forbidden": 403, "unauthenticated": 401, "invalid": 422,
+                  "unavailable": 503, "too_large": 413, "unsupported": 415}
+
+
+def to_api_error(exc: DomainError) -> ApiError:
+    headers = {"Retry-After": "5"} if exc.kind == "unavailable" else None
+    return ApiError(STATUS_OF_KIND.get(exc.kind, 400), exc.code, exc.zh, exc.en, fields=exc.fields,
+                    extra=exc.extra, headers=headers)

@@ -25,6 +25,28 @@ class EventSpec:
     version: int = 1
     partitions: int | None = None  # None: the deployment's default
     extensions: tuple[str, ...] = field(default=())  # payload fields copied to ce_<name> headers
+    label_zh: str = ""  # what a person sees for this event (timeline, ticker, console)
+    label_en: str = ""
+
+    def _field(self, name: str) -> str | None:
+        return name if name in self.payload.model_fields else None
+
+    @property
+    def case_field(self) -> str | None:
+        """The payload field holding the case id, if the event concerns a case."""
+        return self._field("case_id")
+
+    @property
+    def order_field(self) -> str | None:
+        return self._field("order_id")
+
+    @property
+    def mediation_field(self) -> str | None:
+        return self._field("mediation_id")
+
+    @property
+    def label(self) -> str:
+        return f"{self.label_zh} / {self.label_en}"
 
     @property
     def type(self) -> str:
@@ -64,6 +86,8 @@ def register(
     version: int = 1,
     partitions: int | None = None,
     extensions: tuple[str, ...] = (),
+    label_zh: str = "",
+    label_en: str = "",
 ) -> Callable[[type[BaseModel]], type[BaseModel]]:
     """Class decorator that registers a payload model for ``topic``."""
 
@@ -72,7 +96,9 @@ def register(
             raise ValueError(f"topic {topic} registered twice")
         if key not in model.model_fields:
             raise ValueError(f"{model.__name__} has no key field {key}")
-        spec = EventSpec(topic, model, key, owner, description, version, partitions, extensions)
+        if not (label_zh and label_en):
+            raise ValueError(f"{topic}: an event type needs a Chinese and an English label")
+        spec = EventSpec(topic, model, key, owner, description, version, partitions, extensions, label_zh, label_en)
         _BY_TOPIC[topic] = spec
         _BY_MODEL[model] = spec
         return model
@@ -104,6 +130,15 @@ def spec_for_payload(payload: BaseModel | type[BaseModel]) -> EventSpec:
         return _BY_MODEL[model]
     except KeyError:
         raise KeyError(f"{model.__name__} is not a registered event payload") from None
+
+
+def specs_of_owner(owner: str) -> list[EventSpec]:
+    return [s for s in all_specs() if s.owner == owner]
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """Every topic's labels, ``{topic: {"zh": ..., "en": ...}}`` (served to pages that show events)."""
+    return {s.topic: {"zh": s.label_zh, "en": s.label_en} for s in all_specs()}
 
 
 def all_topics(include_dlq: bool = True) -> list[str]:

@@ -13,7 +13,7 @@ from . import service
 from .adapters.case_writer import CaseWriter
 from .adapters.storage import make_storage
 from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
-from .bodylimit import BodyLimitMiddleware
+from fengqiao_common.bodylimit import BodyLimitMiddleware
 from .config import Settings
 from .consumers import consumer_specs
 

@@ -12,7 +12,7 @@ from . import Payload
 from .common import Actor
 
 
-@register("weak-signal.flagged", key="signal_id", owner="analytics",
+@register("weak-signal.flagged", label_zh="弱信号预警", label_en="weak signal flagged", key="signal_id", owner="analytics",
           description="A weak-signal rule flagged an early risk (弱信号), with its reasons.")
 class WeakSignalFlagged(Payload):
     signal_id: str
@@ -24,7 +24,7 @@ class WeakSignalFlagged(Payload):
     at: datetime
 
 
-@register("weak-signal.triaged", key="signal_id", owner="analytics",
+@register("weak-signal.triaged", label_zh="弱信号处置", label_en="weak signal status changed", key="signal_id", owner="analytics",
           description="The status of a weak signal in the ledger changed (new → assigned → handled / dismissed). "
           "Analytics replays these to rebuild the ledger's statuses and history.")
 class WeakSignalTriaged(Payload):

@@ -15,7 +15,7 @@ Channel = Literal["grid_app", "petition", "external", "open311"]
 
 
 @register(
-    "grid.event.reported",
+    "grid.event.reported", label_zh="受理登记", label_en="case registered",
     key="case_id",
     owner="intake",
     description="A report (grid event, walk-in petition, external demand or Open311 request) was "
@@ -48,7 +48,7 @@ class GridEventReported(Payload):
 
 
 @register(
-    "weak-signal.reported",
+    "weak-signal.reported", label_zh="上报弱信号", label_en="weak signal reported",
     key="signal_id",
     owner="intake",
     description="A grid worker reported an early sign of risk (not an event to dispatch).",
@@ -65,7 +65,7 @@ class WeakSignalReported(Payload):
     reporter: Actor | None = None
 
 
-@register("case.regraded", key="case_id", owner="intake", description="Staff changed a case's grade, with a reason.")
+@register("case.regraded", label_zh="调整等级", label_en="grade changed", key="case_id", owner="intake", description="Staff changed a case's grade, with a reason.")
 class CaseRegraded(Payload):
     case_id: str
     case_no: str
@@ -77,7 +77,7 @@ class CaseRegraded(Payload):
 
 
 @register(
-    "case.merged",
+    "case.merged", label_zh="合并至其他案件", label_en="merged into another case",
     key="case_id",
     owner="intake",
     description="A duplicate case was merged into another (one problem, many requesters).",
@@ -92,7 +92,7 @@ class CaseMerged(Payload):
 
 
 @register(
-    "case.rated",
+    "case.rated", label_zh="回访评价", label_en="satisfaction rated",
     key="case_id",
     owner="intake",
     description="The requester rated the handling of a resolved case (回访).",
@@ -107,7 +107,7 @@ class CaseRated(Payload):
 
 
 @register(
-    "case.reopened",
+    "case.reopened", label_zh="重新办理", label_en="case reopened",
     key="case_id",
     owner="intake",
     description="A case was reopened (an unsatisfied rating); dispatch re-routes it.",

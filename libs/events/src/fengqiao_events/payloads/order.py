@@ -37,7 +37,7 @@ class OrderRef(Payload):
 
 
 @register(
-    "order.dispatched",
+    "order.dispatched", label_zh="派单", label_en="order dispatched",
     key="case_id",
     owner="dispatch",
     description="The centre ordered a department to act on a case (发令). Keyed by case id; "
@@ -62,14 +62,14 @@ class OrderDispatched(OrderRef):
     reroute_of: str | None = Field(None, description="order this one replaces after a return")
 
 
-@register("order.signed", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.signed", label_zh="部门签收", label_en="order signed for", key="case_id", owner="dispatch", extensions=("department",),
           description="A department officer signed for an order (签收).")
 class OrderSigned(OrderRef):
     officer: str
     within_limit: bool = True
 
 
-@register("department.checked-in", key="case_id", owner="dispatch", extensions=("department",),
+@register("department.checked-in", label_zh="部门到场报到", label_en="department on site", key="case_id", owner="dispatch", extensions=("department",),
           description="A department reported on site (报到) for an order.")
 class DepartmentCheckedIn(OrderRef):
     officer: str
@@ -77,14 +77,14 @@ class DepartmentCheckedIn(OrderRef):
     within_limit: bool = True
 
 
-@register("order.progressed", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.progressed", label_zh="处置进展", label_en="progress reported", key="case_id", owner="dispatch", extensions=("department",),
           description="A department recorded progress on an order (notes, photos).")
 class OrderProgressed(OrderRef):
     note: str
     attachments: list[str] = Field(default_factory=list)
 
 
-@register("order.resolved", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.resolved", label_zh="部门办结", label_en="department reported a result", key="case_id", owner="dispatch", extensions=("department",),
           description="A department reported the result of an order.")
 class OrderResolved(OrderRef):
     result: str
@@ -92,34 +92,34 @@ class OrderResolved(OrderRef):
     within_limit: bool = True
 
 
-@register("order.returned", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.returned", label_zh="退单", label_en="order returned", key="case_id", owner="dispatch", extensions=("department",),
           description="A department returned an order with a reason (退单); the dispatcher re-routes.")
 class OrderReturned(OrderRef):
     reason: str
 
 
-@register("order.verified", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.verified", label_zh="中心核验", label_en="result verified", key="case_id", owner="dispatch", extensions=("department",),
           description="The centre verified a department's result; the order is closed.")
 class OrderVerified(OrderRef):
     accepted: bool = True
     comment: str | None = None
 
 
-@register("order.reminded", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.reminded", label_zh="催办", label_en="reminder sent", key="case_id", owner="dispatch", extensions=("department",),
           description="A time limit is near: a reminder (催办) was sent.")
 class OrderReminded(OrderRef):
     stage: Stage
     due_at: datetime
 
 
-@register("deadline.missed", key="case_id", owner="dispatch", extensions=("department",),
+@register("deadline.missed", label_zh="超时", label_en="time limit missed", key="case_id", owner="dispatch", extensions=("department",),
           description="A time limit passed without the step being done.")
 class DeadlineMissed(OrderRef):
     stage: Stage
     due_at: datetime
 
 
-@register("order.escalated", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.escalated", label_zh="督办升级", label_en="escalated", key="case_id", owner="dispatch", extensions=("department",),
           description="An overdue order was escalated (督办) to the next level.")
 class OrderEscalated(OrderRef):
     stage: Stage
@@ -129,13 +129,13 @@ class OrderEscalated(OrderRef):
                                    description="departments supervising at this level (district escalation)")
 
 
-@register("order.cancelled", key="case_id", owner="dispatch", extensions=("department",),
+@register("order.cancelled", label_zh="撤销派单", label_en="order withdrawn", key="case_id", owner="dispatch", extensions=("department",),
           description="An open order was withdrawn (its case was merged, transferred to mediation or reopened).")
 class OrderCancelled(OrderRef):
     reason: str
 
 
-@register("case.queued", key="case_id", owner="dispatch",
+@register("case.queued", label_zh="等待人工派单", label_en="waiting for manual dispatch", key="case_id", owner="dispatch",
           description="No routing rule matched (or an order was returned): the case waits for manual dispatch.")
 class CaseQueued(Payload):
     case_id: str
@@ -144,7 +144,7 @@ class CaseQueued(Payload):
     at: datetime
 
 
-@register("case.resolved", key="case_id", owner="dispatch",
+@register("case.resolved", label_zh="案件办结", label_en="case resolved", key="case_id", owner="dispatch",
           description="The lead order is resolved and every assisting order is done.")
 class CaseResolved(Payload):
     case_id: str
@@ -153,7 +153,7 @@ class CaseResolved(Payload):
     departments: list[str] = Field(default_factory=list)
 
 
-@register("case.closed", key="case_id", owner="dispatch",
+@register("case.closed", label_zh="案件结案", label_en="case closed", key="case_id", owner="dispatch",
           description="The centre verified every order of the case: the loop is closed.")
 class CaseClosed(Payload):
     case_id: str
@@ -162,7 +162,7 @@ class CaseClosed(Payload):
     by: Actor | None = None
 
 
-@register("mediation.referred", key="case_id", owner="dispatch",
+@register("mediation.referred", label_zh="转人民调解", label_en="referred to mediation", key="case_id", owner="dispatch",
           description="A case was transferred to mediation; the mediation service opens a referral.")
 class MediationReferred(Payload):
     referral_id: str

@@ -1,4 +1,4 @@
-"""Refuse oversized request bodies before they are read whole (Content-Length, then counted), and
+"""(Shared by every HTTP service.) Refuse oversized request bodies before they are read whole (Content-Length, then counted), and
 requests whose path or query carries NUL characters (PostgreSQL text cannot store them)."""
 
 from __future__ import annotations
