@@ -45,3 +45,22 @@ async def test_readyz_reports_unreachable_database(service_settings):
         r = await c.get("/readyz")
         assert r.status_code == 503
         assert r.json()["checks"]["database"] == "unavailable"
+
+
+async def test_readyz_stays_ready_while_the_broker_is_away(service_settings):
+    """A write needs only PostgreSQL (events wait in the outbox), so a broker outage must not take the
+    service out of rotation; the broker's state is reported beside it and exported as fq_broker_up."""
+    from fengqiao_intake.config import Settings
+    from fengqiao_intake.main import create_app
+
+    settings = await service_settings(Settings, "intake", suffix="health")
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1",
+                                           "run_relay": False, "run_consumers": False})
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://s") as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"] == {"database": "ok", "kafka": "unavailable"}
+        metrics = (await c.get("/metrics")).text
+        assert 'fq_broker_up{service="intake"} 0.0' in metrics

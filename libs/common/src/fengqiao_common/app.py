@@ -23,12 +23,14 @@ from .clock import SYSTEM_CLOCK, Clock
 from .db import make_engine, make_session_factory
 from .errors import install_error_handlers
 from .logging import configure_logging
-from .metrics import ObservabilityMiddleware
+from .metrics import BROKER_UP, ObservabilityMiddleware
 from .metrics import router as metrics_router
 from .settings import ServiceSettings
 
 log = structlog.get_logger("fengqiao.app")
 D = TypeVar("D")
+# reported in /readyz but not deciding it: the broker (outbox rows wait while it is away)
+INFORMATIONAL_CHECKS = frozenset({"kafka"})
 
 
 @dataclass
@@ -158,7 +160,11 @@ class Runtime:
             return False
 
     async def readiness(self) -> dict[str, str]:
+        """What the process depends on. Only the database decides readiness (a write needs only
+        PostgreSQL: events wait in the outbox while the broker is away); the broker's state is
+        reported beside it and exported as ``fq_broker_up`` for alerting."""
         db, kafka = await asyncio.gather(self.check_database(), self.producer.ping())
+        BROKER_UP.labels(self.settings.service_name).set(1 if kafka else 0)
         return {"database": "ok" if db else "unavailable", "kafka": "ok" if kafka else "unavailable"}
 
 
@@ -224,7 +230,7 @@ def create_service_app(
         checks = await runtime.readiness()
         if readiness_extra is not None:
             checks.update(await readiness_extra(runtime))
-        ok = all(v == "ok" for v in checks.values())
+        ok = all(v == "ok" for k, v in checks.items() if k not in INFORMATIONAL_CHECKS)
         return JSONResponse(
             {"status": "ready" if ok else "not_ready", "service": settings.service_name, "checks": checks},
             status_code=200 if ok else 503,
@@ -235,7 +241,7 @@ def create_service_app(
         """This process's own dependencies only (for load-balancer probes of the gateway, whose /readyz
         also includes every upstream service)."""
         checks = await runtime.readiness()
-        ok = all(v == "ok" for v in checks.values())
+        ok = all(v == "ok" for k, v in checks.items() if k not in INFORMATIONAL_CHECKS)
         return JSONResponse(
             {"status": "ready" if ok else "not_ready", "service": settings.service_name, "checks": checks},
             status_code=200 if ok else 503,

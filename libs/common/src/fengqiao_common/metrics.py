@@ -7,7 +7,7 @@ import time
 import uuid
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from .logging import request_id_var
 
@@ -17,6 +17,8 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+BROKER_UP = Gauge("fq_broker_up", "1 when this process reached the Kafka broker at its last readiness check",
+                  ["service"])
 HTTP_IN_FLIGHT = Counter("fq_http_requests_total", "HTTP requests", ["service", "method", "status"])
 
 router = APIRouter(include_in_schema=False)
