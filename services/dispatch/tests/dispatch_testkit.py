@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 from asgi_lifespan import LifespanManager
 from fengqiao_devstack.testing import eventually, identity_headers, publish
-from fengqiao_dispatch.clock import ManualClock
+from fengqiao_common.clock import ManualClock
 from fengqiao_dispatch.config import Settings
 from fengqiao_dispatch.main import create_app
 from fengqiao_events import new_envelope
@@ -95,7 +95,8 @@ class Dispatch:
 
 @contextlib.asynccontextmanager
 async def running_dispatch(settings: Settings, clock: ManualClock):
-    app = create_app(settings, clock=clock)
+    app = create_app(settings)
+    app.state.runtime.clock = clock  # read when the service's deps are built at start-up
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://dispatch"
     ) as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fengqiao_common.auth import (
     ADMIN,
     DEPARTMENT_OFFICER,
@@ -15,11 +15,14 @@ from fengqiao_common.auth import (
     Principal,
     require_roles,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .. import service
+from ..deps import DepsDep
 from ..domain.rules import RuleBody
+from ..usecases import cases, reads, routing, rules
+from ..usecases import commands as c
 from . import schemas
+from .views import CaseView, Escalation, OrderOut, QueuedCase, ReferralOut, RuleOut
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 Centre = Annotated[Principal, require_roles(DISPATCHER)]
@@ -30,10 +33,6 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 CaseId = Annotated[str, Path(pattern=schemas.ID_PATTERN)]
 RuleId = Annotated[str, Path(pattern=schemas.ID_PATTERN)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-
-
-def rt(request: Request):
-    return request.app.state.runtime
 
 
 class NewRule(RuleBody):
@@ -48,70 +47,71 @@ class RuleUpdate(RuleBody):
 
 
 @router.get("/queue", operation_id="dispatch_queue", summary="Cases waiting for manual dispatch")
-async def queue(request: Request, _p: Centre, limit: Limit = 100, offset: Offset = 0):
-    return await service.queue(rt(request), limit, offset)
+async def queue(deps: DepsDep, principal: Centre, limit: Limit = 100, offset: Offset = 0) -> list[QueuedCase]:
+    return await reads.queue(deps.uow(), principal, c.Page(limit, offset))
 
 
 @router.post("/cases/{case_id}/orders", status_code=201, operation_id="manual_dispatch",
              summary="Dispatch a queued case by hand (also re-routes a returned order)")
-async def manual_dispatch(request: Request, case_id: CaseId, principal: Centre, body: schemas.ManualDispatch):
-    return await service.manual_dispatch(rt(request), case_id, lead=body.lead, assist=body.assist,
-                                         on_site_required=body.on_site_required, principal=principal)
+async def manual_dispatch(deps: DepsDep, case_id: CaseId, principal: Centre,
+                          body: schemas.ManualDispatch) -> list[OrderOut]:
+    cmd = c.ManualDispatch(case_id, lead=body.lead, assist=body.assist, on_site_required=body.on_site_required)
+    return await routing.manual_dispatch(deps.uow(), principal, cmd, jurisdiction=deps.jurisdiction)
 
 
 @router.get("/cases/{case_id}", operation_id="dispatch_case_view",
             summary="A case's orders, timeline, timers and escalations")
-async def case_view(request: Request, case_id: CaseId, _p: Watcher):
-    return await service.case_view(rt(request), case_id)
+async def case_view(deps: DepsDep, case_id: CaseId, principal: Watcher) -> CaseView:
+    return await reads.case_view(deps.uow(), principal, case_id)
 
 
 @router.post("/cases/{case_id}/mediation", status_code=201, operation_id="refer_to_mediation",
              summary="Transfer a case to mediation (mediation.referred)")
-async def refer(request: Request, case_id: CaseId, principal: Centre, body: schemas.Referral | None = None):
+async def refer(deps: DepsDep, case_id: CaseId, principal: Centre, body: schemas.Referral | None = None) -> ReferralOut:
     body = body or schemas.Referral()
-    return await service.refer_to_mediation(rt(request), case_id, principal, body.category, body.note)
+    return await cases.refer_to_mediation(deps.uow(), principal, c.ReferToMediation(case_id, body.category, body.note),
+                                          jurisdiction=deps.jurisdiction)
 
 
 @router.get("/overdue", operation_id="overdue_orders", summary="Open orders past a time limit")
-async def overdue(request: Request, principal: Anyone, limit: Limit = 100, offset: Offset = 0):
-    return await service.overdue(rt(request), principal, limit, offset)
+async def overdue(deps: DepsDep, principal: Anyone, limit: Limit = 100, offset: Offset = 0) -> list[OrderOut]:
+    return await reads.overdue(deps.uow(), principal, c.Page(limit, offset))
 
 
 @router.get("/escalations", operation_id="escalations", summary="Escalations (督办), newest first")
-async def escalations(request: Request, _p: Watcher, limit: Limit = 100, offset: Offset = 0):
-    return await service.escalations(rt(request), limit, offset)
+async def escalations(deps: DepsDep, principal: Watcher, limit: Limit = 100, offset: Offset = 0) -> list[Escalation]:
+    return await reads.escalations(deps.uow(), principal, c.Page(limit, offset))
 
 
 @router.get("/rules", operation_id="list_rules", summary="Current routing rules")
-async def list_rules(request: Request, _p: Watcher, include_deleted: bool = False):
-    return await service.list_rules(rt(request), include_deleted)
+async def list_rules(deps: DepsDep, principal: Watcher, include_deleted: bool = False) -> list[RuleOut]:
+    return await rules.list_rules(deps.uow(), principal, include_deleted=include_deleted)
 
 
 @router.post("/rules", status_code=201, operation_id="create_rule", summary="Create a routing rule")
-async def create_rule(request: Request, principal: Admin, body: NewRule):
-    return await service.create_rule(rt(request), body.rule_id, RuleBody(**body.model_dump(exclude={"rule_id"})),
-                                     principal)
+async def create_rule(deps: DepsDep, principal: Admin, body: NewRule) -> RuleOut:
+    cmd = c.CreateRule(RuleBody(**body.model_dump(exclude={"rule_id"})), rule_id=body.rule_id)
+    return await rules.create_rule(deps.uow(), principal, cmd, jurisdiction=deps.jurisdiction)
 
 
 @router.get("/rules/{rule_id}", operation_id="get_rule", summary="A rule (current, or ?version=N)")
-async def get_rule(request: Request, rule_id: RuleId, _p: Watcher, version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None):
-    return await service.get_rule(rt(request), rule_id, version)
+async def get_rule(deps: DepsDep, rule_id: RuleId, principal: Watcher,
+                   version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> RuleOut:
+    return await rules.get_rule(deps.uow(), principal, rule_id, version)
 
 
 @router.get("/rules/{rule_id}/versions", operation_id="rule_versions", summary="Every version of a rule")
-async def versions(request: Request, rule_id: RuleId, _p: Watcher):
-    return await service.rule_versions(rt(request), rule_id)
+async def versions(deps: DepsDep, rule_id: RuleId, principal: Watcher) -> list[RuleOut]:
+    return await rules.rule_versions(deps.uow(), principal, rule_id)
 
 
 @router.put("/rules/{rule_id}", operation_id="update_rule", summary="Save a new version of a rule")
-async def update_rule(request: Request, rule_id: RuleId, principal: Admin, body: RuleUpdate):
-    return await service.save_rule_version(rt(request), rule_id, RuleBody(**body.model_dump(exclude={"base_version"})),
-                                           principal, base_version=body.base_version)
+async def update_rule(deps: DepsDep, rule_id: RuleId, principal: Admin, body: RuleUpdate) -> RuleOut:
+    cmd = c.SaveRule(rule_id, RuleBody(**body.model_dump(exclude={"base_version"})), base_version=body.base_version)
+    return await rules.save_rule_version(deps.uow(), principal, cmd, jurisdiction=deps.jurisdiction)
 
 
 @router.delete("/rules/{rule_id}", operation_id="delete_rule", summary="Retire a rule (a new, deleted version)")
-async def delete_rule(request: Request, rule_id: RuleId, principal: Admin):
-    return await service.save_rule_version(rt(request), rule_id, None, principal, delete=True)
-
-
-__all__ = ["BaseModel", "router"]
+async def delete_rule(deps: DepsDep, rule_id: RuleId, principal: Admin) -> RuleOut:
+    return await rules.save_rule_version(deps.uow(), principal, c.SaveRule(rule_id, delete=True),
+                                         jurisdiction=deps.jurisdiction)

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from fengqiao_common.auth import ADMIN as ADMIN_ROLE
+from fengqiao_common.auth import DEPARTMENT_OFFICER as DEPARTMENT_OFFICER_ROLE
+from fengqiao_common.auth import DEPARTMENT_SYSTEM as DEPARTMENT_SYSTEM_ROLE
+from fengqiao_common.auth import DISPATCHER as DISPATCHER_ROLE
+from fengqiao_common.auth import LEADER as LEADER_ROLE
+from fengqiao_common.auth import Principal
+from fengqiao_common.errors import Conflict, Forbidden, NotFound
 
 DISPATCHED = "dispatched"
 SIGNED = "signed"
@@ -74,3 +83,62 @@ def case_resolved(orders: list[tuple[str, str]]) -> bool:
 def case_closed(orders: list[tuple[str, str]]) -> bool:
     active = [(r, s) for r, s in orders if s in ACTIVE]
     return bool(active) and any(r == "lead" for r, _ in active) and all(s == VERIFIED for _r, s in active)
+
+
+# ----------------------------------------------------------------------------------------------
+# Who may read or act on an order, and the transition as a domain error
+# ----------------------------------------------------------------------------------------------
+CENTRE_ROLES = (DISPATCHER_ROLE, LEADER_ROLE, ADMIN_ROLE)
+DEPARTMENT_ROLES = (DEPARTMENT_OFFICER_ROLE, DEPARTMENT_SYSTEM_ROLE)
+
+
+def may_read(principal: Principal, order: dict) -> bool:
+    """The centre reads every order; a department only its own."""
+    if principal.has(*CENTRE_ROLES):
+        return True
+    return principal.has(*DEPARTMENT_ROLES) and principal.department == order["department"]
+
+
+def may_list(principal: Principal) -> bool:
+    return principal.has(*CENTRE_ROLES) or (principal.has(*DEPARTMENT_ROLES) and bool(principal.department))
+
+
+def authorize_action(principal: Principal, order: dict, *, centre: bool = False) -> None:
+    """Departments act on their own orders, the centre verifies. Another department's order is not
+    found (its existence is not revealed); the centre acting as a department is forbidden."""
+    if centre:
+        if not principal.has(DISPATCHER_ROLE, ADMIN_ROLE):
+            if may_read(principal, order):
+                raise Forbidden("只有综治中心可以核验", "only the centre verifies")
+            raise NotFound("order", "工单")
+    elif not (principal.has(*DEPARTMENT_ROLES, ADMIN_ROLE) and principal.department == order["department"]):
+        if principal.has(*CENTRE_ROLES):
+            raise Forbidden("只有承办部门可以办理工单", "only the owning department acts on its order")
+        raise NotFound("order", "工单")
+
+
+def transition(action: str, order: dict) -> str:
+    """The order's next status for ``action``; a step its state does not allow is a conflict."""
+    try:
+        return next_status(action, order["status"], on_site_required=order["on_site_required"])
+    except TransitionError as exc:
+        raise Conflict(exc.zh, str(exc), code="illegal_transition", status=order["status"],
+                       order_id=order["order_id"]) from exc
+
+
+def within(deadline: datetime | None, now: datetime) -> bool:
+    return deadline is None or now <= deadline
+
+
+def officer(principal: Principal, given: str | None) -> str:
+    return given or principal.name or principal.sub
+
+
+def missed(order: dict, now: datetime) -> bool:
+    """An open order past a limit of a step it has not done (the SQL twin is in the repositories)."""
+    s = order["status"]
+    if s == DISPATCHED and order["sign_for_by"] <= now:
+        return True
+    if s in (DISPATCHED, SIGNED) and order["on_site_by"] is not None and order["on_site_by"] <= now:
+        return True
+    return s in (DISPATCHED, SIGNED, ON_SITE, IN_PROGRESS) and order["resolve_by"] <= now

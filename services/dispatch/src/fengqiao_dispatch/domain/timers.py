@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from fengqiao_common.jurisdiction import Jurisdiction
+from fengqiao_events.payloads.common import SYSTEM
+from fengqiao_events.payloads.order import DeadlineMissed, OrderEscalated, OrderReminded
 
 REMIND = "remind"
 OVERDUE = "overdue"
@@ -52,3 +57,22 @@ def plan(stage: str, start: datetime, deadline: datetime, policy: TimerPolicy = 
 def still_due(stage: str, order_status: str) -> bool:
     """A stage's timer fires only while the order is open and the stage not done."""
     return order_status not in CLOSED and order_status not in DONE_AFTER[stage]
+
+
+def alarm(timer: dict, order: dict, case: dict, seq: int, now: datetime, j: Jurisdiction
+          ) -> tuple[OrderReminded | DeadlineMissed | OrderEscalated, str, dict[str, Any]]:
+    """The event a due timer raises (reminder, overdue, escalation), its timeline kind and detail.
+    The district escalation goes to the domain's ``escalate_to`` departments (not the order's own)."""
+    ref = dict(order_id=order["order_id"], case_id=order["case_id"], department=order["department"], seq=seq,
+               at=now, by=SYSTEM, case_no=case["case_no"], stage=timer["stage"], due_at=timer["due_at"])
+    detail: dict[str, Any] = {"stage": timer["stage"], "due_at": timer["due_at"].isoformat(),
+                              "deadline": order[f"{timer['stage']}_by"].isoformat()}
+    if timer["kind"] == REMIND:
+        return OrderReminded(**ref), "order.reminded", detail
+    if timer["kind"] == OVERDUE:
+        return DeadlineMissed(**ref), "deadline.missed", detail
+    level = "street_leader" if timer["kind"] == ESCALATE_STREET else "district"
+    dom = j.domain(case["category"])
+    to = [d for d in (dom.escalate_to if dom else []) if d != order["department"]] if level == "district" else []
+    detail.update(level=level, escalate_to=to)
+    return OrderEscalated(**ref, level=level, escalate_to=to), "order.escalated", detail
