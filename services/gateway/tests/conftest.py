@@ -114,18 +114,18 @@ async def make_gateway(service_settings, fake_upstreams, tmp_path):
 async def create_user(app, **fields) -> dict:
     """Create a user directly through the use case (the admin API is tested on its own)."""
     from fengqiao_common.auth import Principal
-    from fengqiao_gateway import service
+    from fengqiao_gateway.domain.audit import Caller
+    from fengqiao_gateway.usecases import users
 
-    runtime = app.state.runtime
+    deps = app.state.runtime.deps
     fields.setdefault("password", "Passw0rd-123")
     fields.setdefault("display_name", fields["username"])
     for k in ("department", "mediator_id", "party_id"):
         fields.setdefault(k, None)
     fields.setdefault("grids", [])
     password = fields["password"]
-    async with runtime.session_factory() as session:
-        out = await service.create_user(runtime, session, dict(fields), Principal(sub="test", roles=["admin"]),
-                                        service.Caller())
+    out = await users.create_user(deps.uow(), Principal(sub="test", roles=["admin"]), dict(fields),
+                                  passwords=deps.passwords, codes=deps.codes, caller=Caller())
     return {**out, "password": password}
 
 

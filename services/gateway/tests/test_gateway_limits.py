@@ -11,7 +11,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def freeze(app, now: float = 1_800_000_010.0) -> None:
     """Pin the limiter's clock inside one window so counts are exact."""
-    app.state.runtime.state["gw"].limiter.clock = lambda: now
+    app.state.runtime.deps.limiter.clock = lambda: now
 
 
 async def test_per_user_and_per_key_rate_limits(make_gateway):
@@ -27,7 +27,7 @@ async def test_per_user_and_per_key_rate_limits(make_gateway):
         assert r.status_code == 429 and r.headers["retry-after"] == "50" and r.json()["error"] == "rate_limited"
         assert r.json()["message_zh"] == "请求过于频繁，请稍后再试"
         # the next window gives a fresh budget
-        app.state.runtime.state["gw"].limiter.clock = lambda: 1_800_000_070.0
+        app.state.runtime.deps.limiter.clock = lambda: 1_800_000_070.0
         assert (await client.get("/api/v1/orders", headers=t1)).status_code == 200
         # another user has a budget of their own
         assert (await client.get("/api/v1/orders", headers=t2)).status_code == 200
@@ -53,7 +53,7 @@ async def test_redis_limits_are_shared_between_gateway_replicas(make_gateway):
     suffix = uuid.uuid4().hex[:8]
     async with make_gateway(suffix=suffix, redis_url=REDIS_URL, rate_limit_user_per_minute=4) as (c1, app1), \
             make_gateway(suffix=suffix, redis_url=REDIS_URL, rate_limit_user_per_minute=4) as (c2, _app2):
-        assert app1.state.runtime.state["gw"].limiter.__class__.__name__ == "RedisLimiter"
+        assert app1.state.runtime.deps.limiter.__class__.__name__ == "RedisLimiter"
         freeze(app1)
         freeze(_app2)
         user = await create_user(app1, username="shared", roles=["leader"])
@@ -75,7 +75,8 @@ async def test_body_size_limits(make_gateway):
         await create_user(app, username="gw", roles=["grid_worker"], grids=["WH-01"])
         t = bearer(await login(client, "gw"))
         r = await client.post("/api/v1/cases", headers=t, json={"description": "x" * 2000})
-        assert r.status_code == 413 and r.json()["message_zh"] == "请求体过大"
+        assert r.status_code == 413 and r.json()["message_zh"] == "请求体过大（上限 1000 字节）"
+        assert "limit 1000 bytes" in r.json()["message_en"]
 
         async def chunks():  # no Content-Length: counted while streaming
             for _ in range(5):

@@ -1,52 +1,6 @@
-"""Pure-ASGI middlewares: request-body size limits (413) and security headers."""
+"""Pure-ASGI middleware: security headers (the body limit is fengqiao_common.bodylimit)."""
 
 from __future__ import annotations
-
-from starlette.exceptions import HTTPException
-
-from .domain.routing import is_upload
-
-
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int):
-        super().__init__(413, f"request body larger than {limit} bytes")
-
-
-class BodyLimitMiddleware:
-    """Refuses bodies over the limit (by Content-Length at once, by counting when streamed). The larger
-    upload limit applies to multipart bodies and /api/v1/attachments."""
-
-    def __init__(self, app, max_body: int, max_upload: int):
-        self.app, self.max_body, self.max_upload = app, max_body, max_upload
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        ctype = declared = None
-        for k, v in scope.get("headers", ()):
-            if k == b"content-type":
-                ctype = v.decode("latin-1")
-            elif k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    declared = None
-        limit = self.max_upload if is_upload(scope["path"], ctype) else self.max_body
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            if declared is not None and declared > limit:
-                raise BodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
 
 CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "

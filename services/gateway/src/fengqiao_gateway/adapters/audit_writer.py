@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .orm import audit_log
+from .uow import GatewayUoW
 
 log = structlog.get_logger("fengqiao.gateway.audit")
 
@@ -17,9 +17,8 @@ class AuditWriter:
     """``linger``: after the first row of a batch, wait this long for more (one transaction per batch
     instead of one per proxied write: at a few hundred writes per second, batches of several rows)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], max_queue: int = 100_000,
-                 linger: float = 0.05):
-        self._sf = session_factory
+    def __init__(self, uow_factory: Callable[[], GatewayUoW], max_queue: int = 100_000, linger: float = 0.05):
+        self._uow = uow_factory
         self._queue: asyncio.Queue[dict] = asyncio.Queue(max_queue)
         self.linger = linger
 
@@ -32,8 +31,9 @@ class AuditWriter:
     async def _flush(self, rows: list[dict]) -> None:
         if not rows:
             return
-        async with self._sf() as session, session.begin():
-            await session.execute(audit_log.insert(), rows)
+        async with self._uow() as uow:
+            await uow.audit.add(*rows)
+            await uow.commit()
 
     def _drain(self) -> list[dict]:
         rows = []

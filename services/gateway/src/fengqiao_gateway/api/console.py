@@ -18,7 +18,7 @@ TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf
 
 
 def web_dir(request: Request) -> Path:
-    configured = request.app.state.runtime.settings.console_dir
+    configured = request.app.state.runtime.deps.settings.console_dir
     return Path(configured) if configured else SERVICE_DIR / "web"
 
 
@@ -33,12 +33,16 @@ def vendor_available(request: Request, package: str) -> bool:
     return (web_dir(request) / "node_modules" / package).is_dir()
 
 
-@router.get("/console")
+FILE = {200: {"description": "a file of the console", "content": {"text/html": {}, "text/javascript": {},
+                                                                   "text/css": {}}}}
+
+
+@router.get("/console", response_class=RedirectResponse, status_code=308)
 async def console_root():
     return RedirectResponse("/console/", status_code=308)
 
 
-@router.get("/console/vendor/{package}/{file:path}")
+@router.get("/console/vendor/{package}/{file:path}", response_class=FileResponse, responses=FILE)
 async def vendor(package: str, file: str, request: Request):
     if package not in VENDOR:
         raise not_found("file", "文件")
@@ -46,7 +50,7 @@ async def vendor(package: str, file: str, request: Request):
     return FileResponse(p, media_type=TYPES.get(p.suffix))
 
 
-@router.get("/console/{file:path}")
+@router.get("/console/{file:path}", response_class=FileResponse, responses=FILE)
 async def console_file(file: str, request: Request):
     root = web_dir(request) / "console"
     p = _safe(root, file or "index.html")

@@ -7,23 +7,23 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
+from ..deps import Deps
 from ..domain.openapi import merge
 from .console import vendor_available
-from .deps import gateway
 
 router = APIRouter(include_in_schema=False)
 CACHE_SECONDS = 30.0
 
 
 async def merged_openapi(request: Request) -> dict:
-    gw = gateway(request)
-    cached = gw.openapi_cache.get("doc")
+    deps: Deps = request.app.state.runtime.deps
+    cached = deps.openapi_cache.get("doc")
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    services = list(gw.settings.upstreams())
-    results = await asyncio.gather(*(gw.upstreams.get_json(s, "/openapi.json") for s in services))
+    services = list(deps.settings.upstreams())
+    results = await asyncio.gather(*(deps.upstreams.get_json(s, "/openapi.json") for s in services))
     specs = {s: (body if status == 200 and isinstance(body, dict) else None) for s, (status, body)
              in zip(services, results, strict=True)}
     app = request.app
@@ -32,16 +32,18 @@ async def merged_openapi(request: Request) -> dict:
                             "access token (POST /api/v1/auth/login); external and department systems use "
                             "X-API-Key (or api_key on /open311/v2).")
     if all(v is not None for v in specs.values()):
-        gw.openapi_cache["doc"] = (time.monotonic() + CACHE_SECONDS, doc)
+        deps.openapi_cache["doc"] = (time.monotonic() + CACHE_SECONDS, doc)
     return doc
 
 
-@router.get("/openapi.json")
+@router.get("/openapi.json", response_class=JSONResponse,
+            responses={200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {}}}})
 async def openapi_json(request: Request):
     return JSONResponse(await merged_openapi(request))
 
 
-@router.get("/docs")
+@router.get("/docs", response_class=HTMLResponse,
+            responses={200: {"description": "Swagger UI", "content": {"text/html": {}}}})
 async def docs(request: Request):
     if vendor_available(request, "swagger-ui-dist"):
         base = "/console/vendor/swagger-ui-dist"

@@ -11,15 +11,18 @@ from xml.sax.saxutils import escape as xml_escape
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from fengqiao_common.auth import IDENTITY_HEADER, Principal, mint_identity
-from fengqiao_common.errors import ApiError
+from fengqiao_common.errors import ApiError, DomainError, to_api_error
 from fengqiao_common.logging import request_id_var
 from starlette.background import BackgroundTask
 
 from ..adapters.upstream import UpstreamUnavailable
+from ..deps import Deps
 from ..domain import audit, paging, routing
+from ..domain.audit import Caller
 from ..metrics import REJECTED, UPSTREAM_LATENCY
-from ..service import Caller, audit_row
-from .deps import bearer, client_ip, gateway, too_many
+from ..usecases import audit as audit_uc
+from ..usecases import auth as auth_uc
+from .access import bearer, client_ip, too_many
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,21 +65,22 @@ async def _open311_key(request: Request, body: bytes) -> str | None:
     return None
 
 
-async def _authenticate(request: Request, gw, body: bytes) -> tuple[Principal | None, str, int]:
+async def _authenticate(request: Request, deps: Deps, body: bytes) -> tuple[Principal | None, str, int]:
     """(principal or None for anonymous, rate-limit bucket, limit per minute)."""
     rid = request_id_var.get()
+    s = deps.settings
     token = bearer(request)
     if token is not None:
-        account, _sid = await gw.auth.authenticate_access(token)
-        return account.principal(rid), f"user:{account.id}", gw.settings.rate_limit_user_per_minute
+        account, _sid = await auth_uc.authenticate_access(deps.uow(), token, cache=deps.cache, secret=s.token_secret)
+        return account.principal(rid), f"user:{account.id}", s.rate_limit_user_per_minute
     key = request.headers.get("x-api-key")
     if not key and routing.is_open311(request.url.path):
         key = await _open311_key(request, body)
     if key:
-        scope, own_limit = await gw.auth.authenticate_key(key)
-        return scope.principal(rid), f"key:{scope.id}", own_limit or gw.settings.rate_limit_key_per_minute
-    ip = client_ip(request, gw.settings.trust_forwarded_for) or "unknown"
-    return None, f"ip:{ip}", gw.settings.rate_limit_anonymous_per_minute
+        scope, own_limit = await auth_uc.authenticate_key(deps.uow(), key, cache=deps.cache)
+        return scope.principal(rid), f"key:{scope.id}", own_limit or s.rate_limit_key_per_minute
+    ip = client_ip(request, s) or "unknown"
+    return None, f"ip:{ip}", s.rate_limit_anonymous_per_minute
 
 
 def _strip_api_key(query: str) -> str:
@@ -100,6 +104,13 @@ def _open311_error(path: str, exc: ApiError) -> Response:
 async def forward(request: Request) -> Response:
     try:
         return await _forward(request)
+    except DomainError as exc:
+        err = to_api_error(exc)
+        if exc.kind == "unauthenticated":
+            err.headers = {**(err.headers or {}), "WWW-Authenticate": "Bearer"}
+        if routing.is_open311(request.url.path):
+            return _open311_error(request.url.path, err)
+        raise err from exc
     except ApiError as exc:
         if routing.is_open311(request.url.path):
             return _open311_error(request.url.path, exc)
@@ -107,30 +118,30 @@ async def forward(request: Request) -> Response:
 
 
 async def _forward(request: Request) -> Response:
-    gw = gateway(request)
+    deps: Deps = request.app.state.runtime.deps
     path = request.url.path
     service = routing.match(path)
     if service is None:  # pragma: no cover - routes are registered per prefix
         raise ApiError(404, "not_found", "资源不存在", "not found")
     body = await request.body()
     try:
-        principal, bucket, limit = await _authenticate(request, gw, body)
-    except ApiError:
+        principal, bucket, limit = await _authenticate(request, deps, body)
+    except (ApiError, DomainError):
         REJECTED.labels("unauthenticated").inc()
         raise
-    decision = await gw.limiter.hit(bucket, limit)
+    decision = await deps.limiter.hit(bucket, limit)
     if not decision.allowed:
         REJECTED.labels("rate_limited").inc()
         raise too_many(decision)
 
     rid = request_id_var.get()
-    ip = client_ip(request, gw.settings.trust_forwarded_for)
+    ip = client_ip(request, deps.settings)
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST]
     headers += [("x-request-id", rid or ""), ("x-forwarded-for", ip or ""),
                 ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
     if principal is not None:
-        headers.append((IDENTITY_HEADER, mint_identity(principal, gw.settings.internal_token_secret)))
-    query = paging.cap_query(_strip_api_key(request.url.query), gw.settings.page_size_cap)
+        headers.append((IDENTITY_HEADER, mint_identity(principal, deps.settings.internal_token_secret)))
+    query = paging.cap_query(_strip_api_key(request.url.query), deps.settings.page_size_cap)
 
     method = request.method
     started = time.perf_counter()
@@ -138,7 +149,7 @@ async def _forward(request: Request) -> Response:
         # forward the path exactly as received (still percent-encoded): decoding it would let %2F or %3F
         # change the upstream path or query, and control characters would not form a valid URL
         raw_path = (request.scope.get("raw_path") or path.encode()).decode("latin-1")
-        upstream = await gw.upstreams.send(service, method, raw_path, query, headers, body,
+        upstream = await deps.upstreams.send(service, method, raw_path, query, headers, body,
                                            idempotent=method in routing.IDEMPOTENT_METHODS)
         UPSTREAM_LATENCY.labels(service, method, str(upstream.status_code)).observe(time.perf_counter() - started)
     except UpstreamUnavailable as exc:
@@ -153,23 +164,21 @@ async def _forward(request: Request) -> Response:
     out_headers["x-ratelimit-remaining"] = str(decision.remaining)
 
     if method in audit.MUTATING:
-        target = audit.describe(method, path)
-        object_id = target.object_id
-        content = None
+        content = created = None
         ctype = upstream.headers.get("content-type", "")
-        if upstream.status_code == 201 and object_id is None and ctype.startswith("application/json"):
+        if (upstream.status_code == 201 and audit.describe(method, path).object_id is None
+                and ctype.startswith("application/json")):
             try:
                 content = await upstream.aread()
             finally:
                 await upstream.aclose()
             try:
-                object_id = audit.created_id(json.loads(content))
+                created = audit.created_id(json.loads(content))
             except ValueError:
-                object_id = None
+                created = None
         caller = Caller(ip=ip, user_agent=request.headers.get("user-agent"), request_id=rid)
-        gw.audit.record(audit_row(principal, caller, action=target.action, method=method, path=path,
-                                  object_type=target.object_type, object_id=object_id,
-                                  status=upstream.status_code, detail={"service": service}))
+        audit_uc.record_forwarded(deps.audit, deps.clock, principal, caller, method=method, path=path,
+                                  service=service, status=upstream.status_code, created_id=created)
         if content is not None:
             out_headers.pop("content-encoding", None)
             out_headers["content-length"] = str(len(content))

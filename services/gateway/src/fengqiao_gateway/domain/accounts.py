@@ -22,6 +22,15 @@ STAFF_ROLES = (GRID_WORKER, DISPATCHER, DEPARTMENT_OFFICER, MEDIATOR, PARTY, LEA
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,64}$")
 
 
+@dataclass(frozen=True)
+class Codes:
+    """The jurisdiction's codes an account or key may refer to."""
+
+    departments: frozenset[str]
+    grids: frozenset[str]
+    systems: frozenset[str]
+
+
 @dataclass
 class Account:
     id: str
@@ -58,7 +67,8 @@ class KeyScope:
 
 
 def check_account(roles: list[str], department: str | None, grids: list[str], mediator_id: str | None,
-                  party_id: str | None, *, departments: set[str], grid_codes: set[str]) -> list[dict]:
+                  party_id: str | None, *, departments: set[str] | frozenset[str],
+                  grid_codes: set[str] | frozenset[str]) -> list[dict]:
     """Field errors (bilingual) for an account's role attributes; empty when consistent."""
     from fengqiao_common.errors import field_error
 
@@ -87,7 +97,8 @@ def check_account(roles: list[str], department: str | None, grids: list[str], me
     return errs
 
 
-def check_scope(scope_type: str, scope: str, *, departments: set[str], systems: set[str]) -> list[dict]:
+def check_scope(scope_type: str, scope: str, *, departments: set[str] | frozenset[str],
+                systems: set[str] | frozenset[str]) -> list[dict]:
     from fengqiao_common.errors import field_error
 
     if scope_type == "department" and scope not in departments:
@@ -95,3 +106,42 @@ def check_scope(scope_type: str, scope: str, *, departments: set[str], systems: 
     if scope_type == "external_system" and scope not in systems:
         return [field_error("scope", "unknown_external_system", "外部系统不存在", f"unknown external system {scope}")]
     return []
+
+
+def account_of(row: dict) -> Account:
+    """An account from a ``users`` row."""
+    return Account(
+        id=str(row["id"]), username=row["username"], display_name=row["display_name"], roles=list(row["roles"]),
+        department=row["department"], grids=list(row["grids"] or []), mediator_id=row["mediator_id"],
+        party_id=row["party_id"], disabled=row["disabled"],
+    )
+
+
+def public_view(a: Account) -> dict:
+    """What the logged-in user sees of their own account."""
+    return {"id": a.id, "username": a.username, "display_name": a.display_name, "roles": a.roles,
+            "department": a.department, "grids": a.grids, "mediator_id": a.mediator_id, "party_id": a.party_id}
+
+
+def user_view(row: dict) -> dict:
+    """A ``users`` row as administrators see it (never the password hash)."""
+    return {
+        "id": str(row["id"]), "username": row["username"], "display_name": row["display_name"],
+        "roles": list(row["roles"]), "department": row["department"], "grids": list(row["grids"] or []),
+        "mediator_id": row["mediator_id"], "party_id": row["party_id"], "disabled": row["disabled"],
+        "created_at": row["created_at"], "updated_at": row["updated_at"],
+    }
+
+
+def key_view(row: dict) -> dict:
+    """An ``api_keys`` row as administrators see it (never the key or its hash)."""
+    return {
+        "id": str(row["id"]), "name": row["name"], "prefix": row["prefix"], "scope_type": row["scope_type"],
+        "scope": row["scope"], "rate_limit_per_minute": row["rate_limit_per_minute"],
+        "created_at": row["created_at"], "created_by": row["created_by"], "revoked_at": row["revoked_at"],
+        "active": row["revoked_at"] is None,
+    }
+
+
+def key_scope_of(row: dict) -> KeyScope:
+    return KeyScope(str(row["id"]), row["name"], row["scope_type"], row["scope"])

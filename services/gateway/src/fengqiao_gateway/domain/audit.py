@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+
+from fengqiao_common.auth import Principal
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ID_KEYS = ("id", "case_id", "order_id", "mediation_id", "booking_id", "service_request_id")
@@ -56,3 +59,29 @@ def created_id(body: object) -> str | None:
             if isinstance(v, str | int):
                 return str(v)
     return None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where a request comes from, for the audit log."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+def audit_row(principal: Principal | None, caller: Caller, *, at: datetime, action: str, method: str | None = None,
+              path: str | None = None, object_type: str | None = None, object_id: str | None = None,
+              status: int | None = None, detail: dict | None = None) -> dict:
+    """One row of the audit log (values cut to the column sizes)."""
+    return {
+        "at": at, "request_id": caller.request_id,
+        "actor_id": principal.sub if principal else None,
+        "actor_kind": principal.kind if principal else None,
+        "actor_name": (principal.name or "")[:100] if principal else None,
+        "actor_role": principal.role if principal else None,
+        "department": principal.department if principal else None,
+        "action": action[:128], "method": method, "path": (path or "")[:512] or None,
+        "object_type": object_type, "object_id": (object_id or "")[:128] or None, "status": status,
+        "ip": caller.ip, "user_agent": (caller.user_agent or "")[:256] or None, "detail": detail,
+    }

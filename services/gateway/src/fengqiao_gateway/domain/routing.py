@@ -32,9 +32,3 @@ def match(path: str) -> str | None:
 
 def is_open311(path: str) -> bool:
     return path == "/open311/v2" or path.startswith("/open311/v2/")
-
-
-def is_upload(path: str, content_type: str | None) -> bool:
-    """Requests allowed the larger upload body limit (photos)."""
-    ct = (content_type or "").lower()
-    return ct.startswith("multipart/form-data") or path.startswith("/api/v1/attachments")

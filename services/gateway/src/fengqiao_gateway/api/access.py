@@ -1,4 +1,4 @@
-"""Dependencies shared by the gateway's own routers: the gateway state, the caller, staff identity."""
+"""Who is calling: the client address, staff identity at the door (bearer token), the admin role."""
 
 from __future__ import annotations
 
@@ -7,32 +7,31 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fengqiao_common.auth import ADMIN, Principal
-from fengqiao_common.errors import ApiError
+from fengqiao_common.errors import ApiError, Forbidden
 from fengqiao_common.logging import request_id_var
 
+from ..config import Settings
+from ..deps import DepsDep
 from ..domain.accounts import Account
-from ..service import Caller, unauthenticated
-from ..state import Gateway
+from ..domain.audit import Caller
+from ..usecases import auth as auth_uc
 
 
-def gateway(request: Request) -> Gateway:
-    return request.app.state.runtime.state["gw"]
+def unauthenticated(zh: str, en: str) -> ApiError:
+    return ApiError(401, "unauthenticated", zh, en, headers={"WWW-Authenticate": "Bearer"})
 
 
-Gw = Annotated[Gateway, Depends(gateway)]
-
-
-def client_ip(request: Request, trust_forwarded_for: bool) -> str | None:
-    if trust_forwarded_for:
+def client_ip(request: Request, settings: Settings) -> str | None:
+    if settings.trust_forwarded_for:
         fwd = request.headers.get("x-forwarded-for")
         if fwd:
             return fwd.split(",")[0].strip()[:64]
     return request.client.host if request.client else None
 
 
-def caller(request: Request, gw: Gw) -> Caller:
-    return Caller(ip=client_ip(request, gw.settings.trust_forwarded_for),
-                  user_agent=request.headers.get("user-agent"), request_id=request_id_var.get())
+def caller(request: Request, deps: DepsDep) -> Caller:
+    return Caller(ip=client_ip(request, deps.settings), user_agent=request.headers.get("user-agent"),
+                  request_id=request_id_var.get())
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -61,12 +60,13 @@ class Staff:
     principal: Principal
 
 
-async def staff(request: Request, gw: Gw) -> Staff:
+async def staff(request: Request, deps: DepsDep) -> Staff:
     token = bearer(request)
     if token is None:
         raise unauthenticated("未认证", "authentication required")
-    account, sid = await gw.auth.authenticate_access(token)
-    decision = await gw.limiter.hit(f"user:{account.id}", gw.settings.rate_limit_user_per_minute)
+    account, sid = await auth_uc.authenticate_access(deps.uow(), token, cache=deps.cache,
+                                                     secret=deps.settings.token_secret)
+    decision = await deps.limiter.hit(f"user:{account.id}", deps.settings.rate_limit_user_per_minute)
     if not decision.allowed:
         raise too_many(decision)
     return Staff(account, sid, account.principal(request_id_var.get()))
@@ -77,7 +77,7 @@ StaffDep = Annotated[Staff, Depends(staff)]
 
 async def admin(s: StaffDep) -> Staff:
     if ADMIN not in s.account.roles:
-        raise ApiError(403, "forbidden", "仅管理员可执行此操作", "admin role required")
+        raise Forbidden("仅管理员可执行此操作", "admin role required")
     return s
 
 

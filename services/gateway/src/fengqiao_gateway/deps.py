@@ -1,0 +1,71 @@
+"""The gateway's typed dependencies (the composition root's product), built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends
+from fengqiao_common.app import Runtime, deps_getter
+from fengqiao_common.clock import Clock
+from fengqiao_common.jurisdiction import Jurisdiction
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .adapters.audit_writer import AuditWriter
+from .adapters.cache import AuthCache
+from .adapters.passwords import Passwords
+from .adapters.ratelimit import InProcessLimiter, RedisLimiter, make_limiter
+from .adapters.uow import GatewayUoW
+from .adapters.upstream import Upstreams
+from .config import Settings
+from .domain.accounts import Codes
+from .usecases.auth import TokenPolicy
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    clock: Clock
+    jurisdiction: Jurisdiction
+    session_factory: async_sessionmaker[AsyncSession]
+    outbox: Any
+    passwords: Passwords
+    cache: AuthCache
+    limiter: InProcessLimiter | RedisLimiter
+    upstreams: Upstreams
+    audit: AuditWriter
+    codes: Codes
+    policy: TokenPolicy
+    openapi_cache: dict[str, Any] = field(default_factory=dict)
+
+    def uow(self) -> GatewayUoW:
+        return GatewayUoW(self.session_factory, self.outbox, self.clock)
+
+    async def close(self) -> None:
+        await self.upstreams.close()
+        await self.limiter.close()
+
+
+def make_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Upstreams:
+    return Upstreams(s.upstreams(), connect_timeout=s.upstream_connect_timeout, timeout=s.upstream_timeout,
+                     max_connections=s.upstream_max_connections, retries=s.upstream_retries, transport=transport)
+
+
+async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = None) -> Deps:
+    s: Settings = runtime.settings  # type: ignore[assignment]
+    j = runtime.jurisdiction
+    deps = Deps(
+        settings=s, clock=runtime.clock, jurisdiction=j, session_factory=runtime.session_factory,
+        outbox=runtime.outbox, passwords=Passwords(s.password_hash_time_cost, s.password_hash_memory_kib),
+        cache=AuthCache(s.auth_cache_ttl), limiter=make_limiter(s.redis_url), upstreams=make_upstreams(s, transport),
+        audit=None,  # type: ignore[arg-type] - set below (it needs the unit-of-work factory)
+        codes=Codes(frozenset(d.code for d in j.departments), frozenset(g.code for g in j.grids),
+                    frozenset(e.code for e in j.external_systems)),
+        policy=TokenPolicy(s.token_secret, s.access_token_ttl, s.refresh_token_ttl, s.refresh_reuse_grace),
+    )
+    deps.audit = AuditWriter(deps.uow)
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(deps_getter(Deps))]
