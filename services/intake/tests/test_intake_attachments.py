@@ -25,7 +25,7 @@ async def test_upload_link_and_download(client, runtime):
     assert r.status_code == 201 and r.json()["content_type"] == "application/pdf"
     pdf = r.json()
     # stored on local disk under the content hash
-    storage = runtime.state["deps"].storage
+    storage = runtime.deps.storage
     assert isinstance(storage, LocalStorage)
     assert (storage.root / a["sha256"][:2] / a["sha256"]).read_bytes() == PNG
     r = await client.post("/api/v1/cases/grid-events", json=grid_event(grid="WH-09", attachments=[a["id"], pdf["id"]]),

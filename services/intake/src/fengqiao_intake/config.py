@@ -46,7 +46,9 @@ class Settings(ServiceSettings):
     webhook_backoff_base: float = 10.0
     webhook_backoff_max: float = 3600.0
     webhook_poll_interval: float = 1.0
-    webhook_lease_seconds: float = 60.0
+    webhook_lease_seconds: float = 60.0  # per claimed row; must exceed webhook_timeout (one send's deadline)
+    webhook_concurrency: int = 8  # sends in flight at once (a slow receiver holds one slot, up to the deadline)
+    webhook_max_response_bytes: int = 65_536  # read at most this much of a receiver's response
 
     # Open311
     open311_default_days: int = 90

@@ -5,14 +5,13 @@ from __future__ import annotations
 import structlog
 from fengqiao_common.auth import Principal
 
-from . import service
 from .schemas import DemandIn, GridEventIn, LocationIn, PartyIn, PetitionIn
+from .usecases import cases
 
 log = structlog.get_logger("fengqiao.intake.demo")
 
 
-async def seed(runtime) -> None:
-    d = service.deps_of(runtime)
+async def seed(d) -> None:
     j = d.jurisdiction
     g1, g2 = j.grids[0], j.grids[min(12, len(j.grids) - 1)]
     worker = Principal(sub="demo-grid-worker", name="网格员（演示）", roles=["grid_worker"], grids=[g1.code, g2.code])
@@ -39,11 +38,8 @@ async def seed(runtime) -> None:
     created = 0
     for i, (principal, kind, body) in enumerate(items):
         key = f"demo-seed-{i}"
-        if kind == "grid":
-            _, new = await service.report_grid_event(d, principal, body, key)
-        elif kind == "petition":
-            _, new = await service.register_petition(d, principal, body, key)
-        else:
-            _, new = await service.submit_demand(d, principal, body, key)
-        created += int(new)
+        use = {"grid": cases.report_grid_event, "petition": cases.register_petition,
+               "demand": cases.submit_demand}[kind]
+        result = await use(d.case_uow(), principal, body, ctx=d.ctx, idempotency_key=key)
+        created += int(result.created)
     log.info("demo cases seeded", created=created, total=len(items))

@@ -2,65 +2,52 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
-import structlog
 from fastapi import FastAPI
 from fengqiao_common.app import Runtime, create_service_app
-
-from . import service
-from .adapters.case_writer import CaseWriter
-from .adapters.storage import make_storage
-from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
 from fengqiao_common.bodylimit import BodyLimitMiddleware
+from fengqiao_common.worker import periodic
+
+from . import consumers, deps
+from .adapters.egress import HttpSender
+from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
 from .config import Settings
-from .consumers import consumer_specs
+from .domain.webhooks import RetryPolicy
+from .usecases.webhook_delivery import deliver_due
 
-log = structlog.get_logger("fengqiao.intake")
+WEBHOOK_BATCH = 20
 
 
-async def _wire(runtime: Runtime) -> None:
-    s = runtime.settings
-    writer = CaseWriter(s.asyncpg_dsn, min_size=min(2, s.write_pool_size), max_size=s.write_pool_size)
-    await writer.start()
-    runtime.state["deps"] = service.Deps(
-        settings=s, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox, storage=make_storage(s),
-        writer=writer,
-    )
+async def _seed(runtime: Runtime) -> None:
     if runtime.settings.demo_data:
         from .demo import seed
 
-        await seed(runtime)
+        await seed(runtime.deps)
 
 
-async def _unwire(runtime: Runtime) -> None:
-    deps = runtime.state.get("deps")
-    if deps is not None and deps.writer is not None:
-        await deps.writer.close()
+async def _close(runtime: Runtime) -> None:
+    if runtime.deps is not None:
+        await runtime.deps.close()
 
 
 async def webhook_worker(runtime: Runtime) -> None:
     """Background task: deliver due webhooks, retrying with backoff (state lives in the database)."""
-    s = runtime.settings
+    d: deps.Deps = runtime.deps
+    s = d.settings
+    policy = RetryPolicy(s.webhook_max_attempts, s.webhook_backoff_base, s.webhook_backoff_max)
     async with httpx.AsyncClient() as client:
-        while True:
-            try:
-                n = await service.deliver_due(runtime.session_factory, service.deps_of(runtime), client)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("webhook delivery loop failed", error=repr(exc))
-                n = 0
-            if n == 0:
-                await asyncio.sleep(s.webhook_poll_interval)
+        sender = HttpSender(client, s)
+
+        async def step() -> int:
+            return await deliver_due(d.uow, sender=sender, policy=policy, lease_seconds=s.webhook_lease_seconds,
+                                     clock=d.clock, batch=WEBHOOK_BATCH, concurrency=s.webhook_concurrency)
+
+        await periodic(step, s.webhook_poll_interval, name="webhooks")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-
-    def get_deps() -> service.Deps:
-        return service.deps_of(app.state.runtime)  # bound late: the runtime exists once the app does
+    group = consumers.CONSUMER_GROUP  # read now: a test may patch it around create_app
 
     app = create_service_app(
         settings,
@@ -69,10 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "case status and timeline, webhooks, satisfaction follow-up, duplicates",
         routers=[cases.router, catalogue.router, attachments.router, weak_signals.router, webhooks.router,
                  open311.router],
-        consumers=consumer_specs(get_deps),
+        deps=deps.build,
+        consumers=lambda runtime: consumers.specs(runtime, group=group),
         background=[webhook_worker],
-        on_start=[_wire],
-        on_stop=[_unwire],
+        on_start=[_seed],
+        on_stop=[_close],
     )
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes,
                        limits={"/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024})

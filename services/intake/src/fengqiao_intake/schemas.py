@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
+from fengqiao_common.clock import SYSTEM_CLOCK
 from fengqiao_common.validation import no_nul
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -89,7 +90,7 @@ class CaseIn(_In):
             return v
         if v.tzinfo is None:
             raise ValueError("时间须带时区 / the time must carry a time zone offset")
-        if v > datetime.now(UTC) + timedelta(minutes=5):
+        if v > SYSTEM_CLOCK.now() + timedelta(minutes=5):
             raise ValueError("发生时间不能晚于当前时间 / occurred_at cannot be in the future")
         return v
 

@@ -23,8 +23,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from typing import Any, Self
 
 import asyncpg
+from fengqiao_common.clock import Clock
+from fengqiao_common.uow import UnitOfWork
+from fengqiao_events.outbox import outbox_row
+
+from ..domain.idempotency import KeyTaken
 
 NEXT_CASE_NO = """
 WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
@@ -165,3 +171,97 @@ class CaseWriter:
                  outbox["event_id"], outbox["topic"], outbox["key"], outbox["lane"], outbox["headers"],
                  outbox["value"]]
         await conn.execute(INSERT_CASE, *args)
+
+
+class NewCaseRepository:
+    """The new-case write path behind a repository interface (the fakes implement the same methods).
+
+    Reads run at once; :meth:`add` and :meth:`link_attachments` are staged and written by the unit of
+    work's ``commit()`` in ONE statement (with the outbox row of the emitted event)."""
+
+    def __init__(self, writer: CaseWriter, conn: asyncpg.Connection):
+        self.writer, self.conn = writer, conn
+        self.tx: asyncpg.transaction.Transaction | None = None
+        self.staged: dict[str, Any] | None = None
+        self.links: tuple[list[str], str] | None = None
+
+    async def by_idempotency(self, caller: str, key: str) -> dict | None:
+        return await self.writer.by_idempotency(self.conn, caller, key)
+
+    async def next_seq(self, prefix: str, day: date) -> int:
+        """Outside any transaction: the counter row's lock lasts one statement."""
+        return await self.writer.next_case_seq(self.conn, prefix, day)
+
+    async def claim_attachments(self, ids: list[str], uploaded_by: str) -> set[str]:
+        """Starts the explicit transaction (attachments are locked, checked and linked in it)."""
+        if self.tx is None:
+            self.tx = self.conn.transaction()
+            await self.tx.start()
+        return await self.writer.claim_attachments(self.conn, ids, uploaded_by)
+
+    async def duplicate_candidates(self, category: str, since: datetime, lat: tuple[float, float],
+                                   lon: tuple[float, float]) -> list[dict]:
+        return [dict(r) for r in await self.writer.duplicate_candidates(self.conn, category, since, lat, lon)]
+
+    def add(self, row: dict, *, requester: dict, timeline: dict) -> None:
+        self.staged = {"row": row, "requester": requester, "timeline": timeline}
+
+    def link_attachments(self, ids: list[str], case_id: str) -> None:
+        self.links = (ids, case_id)
+
+    async def flush(self, envelopes: list) -> None:
+        assert self.staged is not None and len(envelopes) == 1, "one new case, one event"
+        try:
+            await self.writer.insert_case(self.conn, self.staged["row"], requester=self.staged["requester"],
+                                          timeline=self.staged["timeline"], outbox=outbox_row(envelopes[0]))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "uq_cases_idempotency":
+                raise KeyTaken(exc.constraint_name) from exc
+            raise
+        if self.links:
+            await self.writer.link_attachments(self.conn, *self.links)
+        if self.tx is not None:
+            await self.tx.commit()
+            self.tx = None
+        self.staged = self.links = None
+
+    async def abort(self) -> None:
+        self.staged = self.links = None
+        if self.tx is not None:
+            tx, self.tx = self.tx, None
+            await tx.rollback()
+
+
+class NewCaseUoW(UnitOfWork):
+    """The unit of work of a new case on the writer's asyncpg pool: ``uow.new_cases``."""
+
+    new_cases: NewCaseRepository
+
+    def __init__(self, writer: CaseWriter, outbox: Any, clock: Clock | None = None):
+        super().__init__(clock)
+        self.writer, self.outbox = writer, outbox
+        self._acquire = None
+
+    async def __aenter__(self) -> Self:
+        assert self.writer.pool is not None
+        self._acquire = self.writer.pool.acquire()
+        conn = await self._acquire.__aenter__()
+        self.new_cases = NewCaseRepository(self.writer, conn)
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None or self._pending or self.new_cases.tx is not None:
+                await self.rollback()
+        finally:
+            acquire, self._acquire = self._acquire, None
+            await acquire.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        envs = [self.outbox.envelope(p, causation=c) for p, c in self._pending]
+        await self.new_cases.flush(envs)
+        self._pending.clear()
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        await self.new_cases.abort()

@@ -1,4 +1,9 @@
-"""Outgoing HTTP for webhooks: resolve the host, refuse what the operator has not allowed, POST."""
+"""Outgoing HTTP for webhooks: resolve the host, refuse what the operator has not allowed, POST.
+
+A send has ONE deadline for everything (the destination check with its DNS lookup, connecting,
+writing, the status line and reading the response), not a timeout per read, and reads at most
+``max_response_bytes`` of the response (the body is not used; a receiver that streams forever
+cannot hold a sender past the deadline)."""
 
 from __future__ import annotations
 
@@ -27,7 +32,24 @@ async def check_destination(url: str, settings) -> None:
     check_addresses(await resolve(host, port), split_list(settings.webhook_allowed_private_networks))
 
 
-async def post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], settings) -> httpx.Response:
-    await check_destination(url, settings)  # checked again at send time (DNS may have changed)
-    return await client.post(url, content=body, headers=headers, timeout=settings.webhook_timeout,
-                             follow_redirects=False)
+class HttpSender:
+    """The webhook sender (``usecases.webhook_delivery.Sender``) over one shared httpx client."""
+
+    def __init__(self, client: httpx.AsyncClient, settings, *, deadline: float | None = None,
+                 max_response_bytes: int | None = None):
+        self.client, self.settings = client, settings
+        self.deadline = deadline if deadline is not None else settings.webhook_timeout
+        self.max_response_bytes = (max_response_bytes if max_response_bytes is not None
+                                   else settings.webhook_max_response_bytes)
+
+    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        async with asyncio.timeout(self.deadline):
+            await check_destination(url, self.settings)  # checked again at send time (DNS may have changed)
+            async with self.client.stream("POST", url, content=body, headers=headers, timeout=self.deadline,
+                                          follow_redirects=False) as resp:
+                read = 0
+                async for chunk in resp.aiter_raw():
+                    read += len(chunk)
+                    if read >= self.max_response_bytes:
+                        break
+                return resp.status_code

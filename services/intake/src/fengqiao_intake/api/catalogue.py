@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from fengqiao_common.errors import not_found
+from fengqiao_common.jurisdiction import Community, Department, Domain, Grade, Grid
 
-from . import AppDeps
+from . import DepsDep
+from .schemas import CatalogueOut
 
 router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 
-@router.get("", operation_id="get_catalogue", summary="The whole catalogue")
-async def catalogue(d: AppDeps):
+@router.get("", operation_id="get_catalogue", response_model=CatalogueOut, summary="The whole catalogue")
+async def catalogue(d: DepsDep):
     j = d.jurisdiction
     return {
         "province": j.province.model_dump(), "city": j.city.model_dump(), "district": j.district.model_dump(),
@@ -25,34 +27,34 @@ async def catalogue(d: AppDeps):
     }
 
 
-@router.get("/communities", operation_id="list_communities")
-async def communities(d: AppDeps):
+@router.get("/communities", operation_id="list_communities", response_model=list[Community])
+async def communities(d: DepsDep):
     return [c.model_dump() for c in d.jurisdiction.communities]
 
 
-@router.get("/grids", operation_id="list_grids")
-async def grids(d: AppDeps, community: str | None = Query(None, max_length=20)):
+@router.get("/grids", operation_id="list_grids", response_model=list[Grid])
+async def grids(d: DepsDep, community: str | None = Query(None, max_length=20)):
     return [g.model_dump() for g in d.jurisdiction.grids if community is None or g.community == community]
 
 
-@router.get("/grids/{code}", operation_id="get_grid")
-async def grid(code: str, d: AppDeps):
+@router.get("/grids/{code}", operation_id="get_grid", response_model=Grid)
+async def grid(code: str, d: DepsDep):
     g = d.jurisdiction.grid(code)
     if g is None:
         raise not_found("grid", "网格")
     return g.model_dump()
 
 
-@router.get("/domains", operation_id="list_domains", summary="The '8+N' domains (case categories)")
-async def domains(d: AppDeps):
+@router.get("/domains", operation_id="list_domains", response_model=list[Domain], summary="The '8+N' domains (case categories)")
+async def domains(d: DepsDep):
     return [x.model_dump() for x in d.jurisdiction.domains]
 
 
-@router.get("/grades", operation_id="list_grades", summary="Grades with colours and time limits")
-async def grades(d: AppDeps):
+@router.get("/grades", operation_id="list_grades", response_model=list[Grade], summary="Grades with colours and time limits")
+async def grades(d: DepsDep):
     return [g.model_dump() for g in d.jurisdiction.grades]
 
 
-@router.get("/departments", operation_id="list_departments")
-async def departments(d: AppDeps):
+@router.get("/departments", operation_id="list_departments", response_model=list[Department])
+async def departments(d: DepsDep):
     return [x.model_dump() for x in d.jurisdiction.departments]

@@ -9,24 +9,32 @@ clients work unchanged. Errors use the spec's bodies: ``[{"code", "description"}
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from fengqiao_common.auth import EXTERNAL_SYSTEM, optional_principal
-from fengqiao_common.db import Session
-from fengqiao_common.errors import ApiError
+from fengqiao_common.errors import ApiError, DomainError, to_api_error
 from pydantic import ValidationError
 
-from .. import service
 from ..domain import open311 as o
 from ..schemas import CaseIn, LocationIn
-from . import AppDeps
+from ..usecases import cases as new_cases
+from ..usecases import open311 as uc
+from . import DepsDep
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 _ATTR = re.compile(r"^attribute\[([A-Za-z0-9_]+)\](\[\])?$")
 _FORMATS = ("json", "xml")
+
+
+_DOC = {"description": "GeoReport v2 body, JSON or XML by the path's format",
+        "content": {"application/json": {"schema": {}}, "text/xml": {"schema": {"type": "string"}}}}
+_ERR = {"description": "GeoReport v2 errors: [{code, description}] (JSON) or <errors> (XML)",
+        "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "text/xml": {"schema": {"type": "string"}}}}
+RESPONSES = {200: _DOC, 400: _ERR, 403: _ERR, 404: _ERR}
 
 
 class Open311Error(Exception):
@@ -103,7 +111,7 @@ def _request_view(c: dict, ctx: dict, d) -> dict:
     }
 
 
-def _dates(params, default_days: int) -> tuple[datetime, datetime]:
+def _dates(params, default_days: int, now: datetime) -> tuple[datetime, datetime]:
     try:
         start = o.parse_w3c(params["start_date"]) if params.get("start_date") else None
         end = o.parse_w3c(params["end_date"]) if params.get("end_date") else None
@@ -111,7 +119,7 @@ def _dates(params, default_days: int) -> tuple[datetime, datetime]:
         raise Open311Error(400, "start_date/end_date must be W3C datetimes / 日期格式不正确") from exc
     span = timedelta(days=default_days)
     if start is None and end is None:
-        end = datetime.now(UTC)
+        end = now
         start = end - span
     elif start is None:
         start = end - span
@@ -128,8 +136,9 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-@router.get("/services.{fmt}", operation_id="open311_services", summary="GeoReport v2: service list")
-async def services(fmt: str, d: AppDeps):
+@router.get("/services.{fmt}", operation_id="open311_services", response_class=Response,
+             responses=RESPONSES, summary="GeoReport v2: service list")
+async def services(fmt: str, d: DepsDep):
     try:
         _fmt(fmt)
         return _render(fmt, "services", "service", [_service(x) for x in d.jurisdiction.domains])
@@ -137,9 +146,10 @@ async def services(fmt: str, d: AppDeps):
         return _error(fmt if fmt in _FORMATS else "json", e.code, e.description)
 
 
-@router.get("/services/{service_code}.{fmt}", operation_id="open311_service_definition",
+@router.get("/services/{service_code}.{fmt}", operation_id="open311_service_definition", response_class=Response,
+             responses=RESPONSES,
             summary="GeoReport v2: service definition")
-async def service_definition(service_code: str, fmt: str, d: AppDeps):
+async def service_definition(service_code: str, fmt: str, d: DepsDep):
     try:
         _fmt(fmt)
         if d.jurisdiction.domain(service_code) is None:
@@ -152,8 +162,9 @@ async def service_definition(service_code: str, fmt: str, d: AppDeps):
         return _error(fmt if fmt in _FORMATS else "json", e.code, e.description)
 
 
-@router.post("/requests.{fmt}", operation_id="open311_post_request", summary="GeoReport v2: submit a request")
-async def post_request(fmt: str, request: Request, d: AppDeps):
+@router.post("/requests.{fmt}", operation_id="open311_post_request", response_class=Response,
+             responses=RESPONSES, summary="GeoReport v2: submit a request")
+async def post_request(fmt: str, request: Request, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
@@ -170,18 +181,19 @@ async def post_request(fmt: str, request: Request, d: AppDeps):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 200:
             raise Open311Error(400, "Idempotency-Key is too long / 幂等键过长")
-        row, _created = await service.create_case(
-            d, principal, case_in, channel="open311", idempotency_key=key, snap_grid=True,
-            extra_parties=_requester(form), media_url=media_url,
-        )
+        result = await new_cases.create_case(d.case_uow(), principal, new_cases.NewCase(
+            case_in, "open311", idempotency_key=key, snap_grid=True, extra_parties=_requester(form),
+            media_url=media_url), ctx=d.ctx)
+        row = result.item
         notice = "已受理，案件编号 {0} / accepted as case {0}".format(row["case_no"])
         return _render(fmt, "service_requests", "request",
                        [{"service_request_id": row["case_no"], "service_notice": notice, "account_id": None}])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
-    except ApiError as e:
-        detail = "; ".join(f"{f['field']}: {f['message_en']} / {f['message_zh']}" for f in e.fields) or e.en
-        return _error(out_fmt, 400 if e.status == 422 else e.status, detail)
+    except (ApiError, DomainError) as e:
+        err = to_api_error(e) if isinstance(e, DomainError) else e
+        detail = "; ".join(f"{f['field']}: {f['message_en']} / {f['message_zh']}" for f in err.fields) or err.en
+        return _error(out_fmt, 400 if err.status == 422 else err.status, detail)
 
 
 def _requester(form) -> list[dict]:
@@ -235,8 +247,9 @@ def _parse_post(form, d) -> tuple[CaseIn, str | None]:
     return body, media_url
 
 
-@router.get("/requests.{fmt}", operation_id="open311_get_requests", summary="GeoReport v2: query requests")
-async def get_requests(fmt: str, request: Request, session: Session, d: AppDeps):
+@router.get("/requests.{fmt}", operation_id="open311_get_requests", response_class=Response,
+             responses=RESPONSES, summary="GeoReport v2: query requests")
+async def get_requests(fmt: str, request: Request, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
@@ -245,41 +258,43 @@ async def get_requests(fmt: str, request: Request, session: Session, d: AppDeps)
         statuses = _csv(p.get("status"))
         if any(s not in ("open", "closed") for s in statuses):
             raise Open311Error(400, "status must be open or closed / 状态只能是 open 或 closed")
+        limit = d.settings.open311_max_requests
         if ids:
-            rows = await service.open311_requests(session, ids=ids, limit=d.settings.open311_max_requests)
+            q = uc.RequestQuery(ids=ids, limit=limit)
         else:
-            start, end = _dates(p, d.settings.open311_default_days)
-            rows = await service.open311_requests(session, codes=_csv(p.get("service_code")), start=start, end=end,
-                                                  statuses=statuses, limit=d.settings.open311_max_requests)
-        ctx = await service.open311_context(session, [r["id"] for r in rows])
-        return _render(fmt, "service_requests", "request", [_request_view(r, ctx.get(r["id"], {}), d) for r in rows])
+            start, end = _dates(p, d.settings.open311_default_days, d.clock.now())
+            q = uc.RequestQuery(codes=_csv(p.get("service_code")), start=start, end=end, statuses=statuses,
+                                limit=limit)
+        found = await uc.find_requests(d.uow(), q)
+        return _render(fmt, "service_requests", "request", [_request_view(r.case, r.context, d) for r in found])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", operation_id="open311_get_request",
+@router.get("/requests/{service_request_id}.{fmt}", operation_id="open311_get_request", response_class=Response,
+             responses=RESPONSES,
             summary="GeoReport v2: one request")
-async def get_request(service_request_id: str, fmt: str, session: Session, d: AppDeps):
+async def get_request(service_request_id: str, fmt: str, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
-        rows = await service.open311_requests(session, ids=[service_request_id], limit=1)
-        if not rows:
+        found = await uc.find_requests(d.uow(), uc.RequestQuery(ids=[service_request_id], limit=1))
+        if not found:
             raise Open311Error(404, f"service_request_id not found: {service_request_id} / 请求不存在")
-        ctx = await service.open311_context(session, [rows[0]["id"]])
-        return _render(fmt, "service_requests", "request", [_request_view(rows[0], ctx.get(rows[0]["id"], {}), d)])
+        return _render(fmt, "service_requests", "request", [_request_view(found[0].case, found[0].context, d)])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 
 
-@router.get("/servicerequestupdates.{fmt}", operation_id="open311_get_updates",
+@router.get("/servicerequestupdates.{fmt}", operation_id="open311_get_updates", response_class=Response,
+             responses=RESPONSES,
             summary="FixMyStreet extension: status updates of requests")
-async def get_updates(fmt: str, request: Request, session: Session, d: AppDeps):
+async def get_updates(fmt: str, request: Request, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
-        start, end = _dates(request.query_params, d.settings.open311_default_days)
-        rows = await service.open311_updates(session, start, end, d.settings.open311_max_requests)
+        start, end = _dates(request.query_params, d.settings.open311_default_days, d.clock.now())
+        rows = await uc.status_updates(d.uow(), start, end, limit=d.settings.open311_max_requests)
         items = [{
             "update_id": str(r["id"]), "service_request_id": r["case_no"],
             "status": o.FMS_STATUS.get(r["status_effect"], "open"), "updated_datetime": o.w3c(r["at"]),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 from fengqiao_common.auth import DISPATCHER, GRID_WORKER, CurrentPrincipal, require_roles
-from fengqiao_common.db import Session
 
-from .. import service
 from ..schemas import WeakSignalIn
-from . import AppDeps, IdempotencyKey
+from ..usecases import weak_signals as uc
+from . import DepsDep, IdempotencyKey, replayed
+from .schemas import WeakSignalOut
 
 router = APIRouter(prefix="/api/v1/weak-signal-reports", tags=["weak signals"])
 
@@ -18,18 +18,17 @@ def _view(r: dict) -> dict:
                               "reporter", "reported_at")}
 
 
-@router.post("", status_code=201, operation_id="report_weak_signal", dependencies=[require_roles(GRID_WORKER)])
-async def report(body: WeakSignalIn, response: Response, session: Session, d: AppDeps,
-                 principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None):
-    row, created = await service.report_weak_signal(session, d, principal, body, idempotency_key)
-    if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return _view(row)
+@router.post("", status_code=201, operation_id="report_weak_signal", response_model=WeakSignalOut,
+             dependencies=[require_roles(GRID_WORKER)])
+async def report(body: WeakSignalIn, response: Response, d: DepsDep, principal: CurrentPrincipal,
+                 idempotency_key: IdempotencyKey = None):
+    result = await uc.report_weak_signal(d.uow(), principal, body, ctx=d.ctx, idempotency_key=idempotency_key)
+    replayed(response, result.created)
+    return _view(result.item)
 
 
-@router.get("", operation_id="list_weak_signals",
+@router.get("", operation_id="list_weak_signals", response_model=list[WeakSignalOut],
             dependencies=[require_roles(GRID_WORKER, DISPATCHER, "leader")])
-async def list_signals(session: Session, principal: CurrentPrincipal, limit: int = Query(50, ge=1, le=500),
+async def list_signals(d: DepsDep, principal: CurrentPrincipal, limit: int = Query(50, ge=1, le=500),
                        offset: int = Query(0, ge=0, le=1_000_000)):
-    return [_view(r) for r in await service.list_weak_signals(session, principal, limit, offset)]
+    return [_view(r) for r in await uc.list_weak_signals(d.uow(), principal, limit=limit, offset=offset)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 from fengqiao_common.auth import EXTERNAL_SYSTEM, CurrentPrincipal, require_roles
-from fengqiao_common.db import Session
 
-from .. import service
 from ..schemas import WebhookIn
-from . import AppDeps, IdempotencyKey
+from ..usecases import webhooks as uc
+from . import DepsDep, IdempotencyKey, replayed
+from .schemas import DeliveryOut, RedeliverOut, WebhookCreated, WebhookOut
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[require_roles(EXTERNAL_SYSTEM)])
 
@@ -28,36 +28,35 @@ def _delivery(r: dict) -> dict:
     return out
 
 
-@router.post("", status_code=201, operation_id="register_webhook",
+@router.post("", status_code=201, operation_id="register_webhook", response_model=WebhookCreated,
              summary="Register a URL; the signing secret is shown once")
-async def register(body: WebhookIn, response: Response, session: Session, d: AppDeps, principal: CurrentPrincipal,
+async def register(body: WebhookIn, response: Response, d: DepsDep, principal: CurrentPrincipal,
                    idempotency_key: IdempotencyKey = None):
-    row, created = await service.register_webhook(session, d, principal, body.url, idempotency_key)
-    if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return _view(row, secret=True)
+    result = await uc.register_webhook(d.uow(), principal, body.url, ctx=d.ctx,
+                                       check_destination=d.check_destination, idempotency_key=idempotency_key)
+    replayed(response, result.created)
+    return _view(result.item, secret=True)
 
 
-@router.get("", operation_id="list_webhooks")
-async def list_hooks(session: Session, principal: CurrentPrincipal):
-    return [_view(w) for w in await service.list_webhooks(session, principal)]
+@router.get("", operation_id="list_webhooks", response_model=list[WebhookOut])
+async def list_hooks(d: DepsDep, principal: CurrentPrincipal):
+    return [_view(w) for w in await uc.list_webhooks(d.uow(), principal)]
 
 
-@router.delete("/{webhook_id}", status_code=204, operation_id="delete_webhook")
-async def delete(webhook_id: str, session: Session, principal: CurrentPrincipal):
-    await service.delete_webhook(session, principal, webhook_id)
+@router.delete("/{webhook_id}", status_code=204, operation_id="delete_webhook", response_class=Response)
+async def delete(webhook_id: str, d: DepsDep, principal: CurrentPrincipal) -> None:
+    await uc.delete_webhook(d.uow(), principal, webhook_id)
 
 
-@router.get("/{webhook_id}/deliveries", operation_id="list_webhook_deliveries",
+@router.get("/{webhook_id}/deliveries", operation_id="list_webhook_deliveries", response_model=list[DeliveryOut],
             summary="Deliveries with every attempt logged")
-async def deliveries(webhook_id: str, session: Session, principal: CurrentPrincipal,
+async def deliveries(webhook_id: str, d: DepsDep, principal: CurrentPrincipal,
                      limit: int = Query(100, ge=1, le=1000)):
-    return [_delivery(r) for r in await service.list_deliveries(session, principal, webhook_id, limit)]
+    return [_delivery(r) for r in await uc.list_deliveries(d.uow(), principal, webhook_id, limit=limit)]
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", operation_id="redeliver_webhook",
+@router.post("/deliveries/{delivery_id}/redeliver", operation_id="redeliver_webhook", response_model=RedeliverOut,
              summary="Send a delivery again")
-async def redeliver(delivery_id: str, session: Session, principal: CurrentPrincipal):
-    row = await service.redeliver(session, principal, delivery_id)
+async def redeliver(delivery_id: str, d: DepsDep, principal: CurrentPrincipal):
+    row = await uc.redeliver(d.uow(), principal, delivery_id)
     return {"id": row["id"], "status": row["status"]}

@@ -67,3 +67,22 @@ def fold(entries: Iterable[tuple[datetime, int, str | None]]) -> str:
     for _at, _id, effect in sorted(entries, key=lambda e: (e[0], e[1])):
         status = apply(status, effect)
     return status
+
+
+def recompute(old: str, entries: Iterable[tuple[datetime, int, str | None]]) -> str | None:
+    """The new status when the fold of ``entries`` differs from ``old``; None when unchanged."""
+    new = fold(entries)
+    return new if new != old else None
+
+
+def event_detail(data: dict) -> tuple[str | None, dict]:
+    """What a consumed event contributes to a timeline entry: the note's detail text, and the detail
+    fields kept (no personal data)."""
+    bits = [x for x in (data.get("department_name") or data.get("department"), data.get("reason"),
+                        data.get("result"), data.get("note"), data.get("stage"), data.get("ruling_no"),
+                        data.get("request")) if x]
+    detail = {k: data[k] for k in ("order_id", "seq", "department", "role", "stage", "due_at", "level",
+                                    "mediation_id", "referral_id", "reason", "result", "ruling_no", "handed_to",
+                                    "within_limit", "accepted", "deadlines")
+              if data.get(k) is not None}
+    return (" · ".join(str(b) for b in bits) or None), detail

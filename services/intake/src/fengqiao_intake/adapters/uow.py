@@ -1,0 +1,32 @@
+"""Intake's unit of work on the SQLAlchemy session: its repositories bound in ``_bind``."""
+
+from __future__ import annotations
+
+from fengqiao_common.uow import SqlUnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .repositories import (
+    AttachmentRepository,
+    CaseRepository,
+    IdempotencyRepository,
+    TimelineRepository,
+    WeakSignalRepository,
+    WebhookRepository,
+)
+
+
+class IntakeUoW(SqlUnitOfWork):
+    cases: CaseRepository
+    timeline: TimelineRepository
+    attachments: AttachmentRepository
+    weak_signals: WeakSignalRepository
+    webhooks: WebhookRepository
+    idempotency: IdempotencyRepository
+
+    def _bind(self, session: AsyncSession) -> None:
+        self.cases = CaseRepository(session)
+        self.timeline = TimelineRepository(session)
+        self.attachments = AttachmentRepository(session)
+        self.weak_signals = WeakSignalRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.idempotency = IdempotencyRepository(session)

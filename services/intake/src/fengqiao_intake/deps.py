@@ -1,0 +1,60 @@
+"""The typed dependencies of intake, built once at start-up from the runtime (``build``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends
+from fengqiao_common.app import Runtime, deps_getter
+from fengqiao_common.clock import Clock
+from fengqiao_common.jurisdiction import Jurisdiction
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .adapters.case_writer import CaseWriter, NewCaseUoW
+from .adapters.egress import check_destination
+from .adapters.storage import Storage, make_storage
+from .adapters.uow import IntakeUoW
+from .config import Settings
+from .usecases.common import Context
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    clock: Clock
+    jurisdiction: Jurisdiction
+    outbox: Any
+    storage: Storage
+    writer: CaseWriter  # the new-case write path (its own asyncpg pool)
+    session_factory: async_sessionmaker
+
+    def __post_init__(self) -> None:
+        self.ctx = Context(self.jurisdiction, self.settings)
+
+    def uow(self) -> IntakeUoW:
+        return IntakeUoW(self.session_factory, self.outbox, self.clock)
+
+    def uow_joined(self, session: AsyncSession) -> IntakeUoW:
+        """Inside a transaction somebody else owns (a consumer's): never commits it."""
+        return IntakeUoW.joined(session, self.outbox, self.clock)
+
+    def case_uow(self) -> NewCaseUoW:
+        return NewCaseUoW(self.writer, self.outbox, self.clock)
+
+    async def check_destination(self, url: str) -> None:
+        await check_destination(url, self.settings)
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+
+async def build(runtime: Runtime) -> Deps:
+    s = runtime.settings
+    writer = CaseWriter(s.asyncpg_dsn, min_size=min(2, s.write_pool_size), max_size=s.write_pool_size)
+    await writer.start()
+    return Deps(settings=s, clock=runtime.clock, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox,
+                storage=make_storage(s), writer=writer, session_factory=runtime.session_factory)
+
+
+DepsDep = Annotated[Deps, Depends(deps_getter(Deps))]
