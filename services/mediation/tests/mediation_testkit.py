@@ -50,7 +50,7 @@ class Stack:
 
     @property
     def deps(self):
-        return self.app.state.runtime.state["deps"]
+        return self.app.state.runtime.deps
 
     @property
     def session_factory(self):

@@ -10,7 +10,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import EventProbe, eventually
-from fengqiao_mediation import service
+from fengqiao_mediation.usecases.reminders import remind_deadlines
 from fengqiao_mediation.adapters.court import CourtClient, sign
 from fengqiao_mediation.config import Settings
 from fengqiao_mediation.court_simulator import SimulatorSettings
@@ -150,7 +150,7 @@ async def test_deadline_reminders_are_sent_once_each(stack):
     assert timedelta(days=29) < due - datetime.now(due.tzinfo) <= timedelta(days=30)
 
     async def remind(now):  # the scan the background task runs, at a chosen "now"
-        await service.remind_deadlines(stack.session_factory, stack.deps, now=now)
+        await remind_deadlines(stack.deps.uow, sms=stack.deps.sms, now=now)
         r = await stack.client.get(f"{API}/mediations/{k['med']}/reminders", headers=party_h(k["a"]["id"]))
         return [x["kind"] for x in r.json()]
 

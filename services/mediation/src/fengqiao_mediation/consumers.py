@@ -1,16 +1,26 @@
-"""Topic -> handler (thin): referrals from dispatch open a mediation."""
+"""Topic -> handler (thin): referrals from dispatch open a mediation. The group follows dispatch's topics and
+handles only ``mediation.referred``; the others are listed in ``ignores``."""
 
-from fengqiao_common.app import ConsumerSpec
+from __future__ import annotations
 
-from . import service
+from collections.abc import Callable
+
+from fengqiao_common.app import ConsumerSpec, Runtime
+from fengqiao_events.registry import specs_of_owner
+
 from .deps import Deps
+from .usecases import referrals
+
+HANDLED = frozenset({"mediation.referred"})
+IGNORED = frozenset(s.topic for s in specs_of_owner("dispatch")) - HANDLED
 
 
-def consumer_specs(get_deps, group: str = "mediation") -> list[ConsumerSpec]:
+def consumer_specs(get_deps: Callable[[], Deps], group: str = "mediation") -> list[ConsumerSpec]:
     async def on_referred(session, envelope, payload):
-        await service.on_referred(session, get_deps(), envelope, payload)
+        await referrals.on_referred(get_deps().uow_joined(session), payload)
 
-    return [ConsumerSpec(name=group, handlers={"mediation.referred": on_referred})]
+    return [ConsumerSpec(name=group, handlers={"mediation.referred": on_referred}, ignores=IGNORED)]
 
 
-__all__ = ["Deps", "consumer_specs"]
+def specs(runtime: Runtime) -> list[ConsumerSpec]:
+    return consumer_specs(lambda: runtime.deps, runtime.settings.consumer_group)

@@ -21,12 +21,12 @@ import json
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import httpx
 import structlog
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fengqiao_common.clock import SYSTEM_CLOCK
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,7 +96,7 @@ class Court:
 
     def ruling_no(self) -> str:
         self.rulings += 1
-        return self.settings.ruling_prefix.format(year=datetime.now(UTC).year) + f"{self.rulings}号"
+        return self.settings.ruling_prefix.format(year=SYSTEM_CLOCK.now().year) + f"{self.rulings}号"
 
     def schedule(self, ref: str) -> None:
         delay = self.settings.auto_decide_after
@@ -119,7 +119,7 @@ class Court:
     async def decide(self, ref: str, decision: Decision, reason: str | None) -> dict:
         app = self.apps[ref]
         body = {"application_id": app["application_id"], "external_ref": ref, "decision": decision,
-                "reason": reason, "at": datetime.now(UTC).isoformat(), "ruling_no": None}
+                "reason": reason, "at": SYSTEM_CLOCK.now().isoformat(), "ruling_no": None}
         if decision == "confirmed":
             body["ruling_no"] = app.get("ruling_no") or self.ruling_no()
             app["ruling_no"] = body["ruling_no"]
@@ -211,7 +211,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             "external_ref": ref, "application_id": body.application_id, "mediation_id": body.mediation_id,
             "court": body.court, "callback_url": callback_url, "parties": body.parties,
             "agreement_sha256": body.agreement.sha256, "pdf": pdf, "status": "received", "materials": [],
-            "received_at": datetime.now(UTC).isoformat(), "history": [], "auto_step": 0, "ruling_no": None,
+            "received_at": SYSTEM_CLOCK.now().isoformat(), "history": [], "auto_step": 0, "ruling_no": None,
         }
         court.by_application[body.application_id] = ref
         court.schedule(ref)
@@ -222,7 +222,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         a = find(ref)
         if a["status"] != "material_requested":
             raise HTTPException(409, f"application is {a['status']}")
-        a["materials"].append({"at": datetime.now(UTC).isoformat(), "description": body.description})
+        a["materials"].append({"at": SYSTEM_CLOCK.now().isoformat(), "description": body.description})
         a["status"] = "received"
         court.schedule(ref)
         return public(a)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 import structlog
+from fengqiao_common.clock import SYSTEM_CLOCK
 
 log = structlog.get_logger("fengqiao.mediation.sms")
 
@@ -25,7 +25,7 @@ class SmsMessage:
     text: str
     purpose: str
     ref: str | None = None
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    at: str = field(default_factory=lambda: SYSTEM_CLOCK.now().isoformat())
 
 
 class SmsSender(Protocol):

@@ -4,56 +4,66 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fengqiao_common.auth import CurrentPrincipal
-from fengqiao_common.db import Session
 
-from .. import service
+from ..usecases import agreements, failures, mediations, records, reminders, sessions
 from .common import PREFIX, Code, Ident, MediationDeps
-from .schemas import FailureIn, SessionIn
+from .schemas import (
+    AgreementOut,
+    FailureIn,
+    MediationBrief,
+    MediationView,
+    ReminderOut,
+    SessionIn,
+    SessionOut,
+    VerifyOut,
+)
 
 router = APIRouter(prefix=PREFIX, tags=["mediations"])
 
 
 @router.get("/mediations", operation_id="mediation_list")
-async def list_mediations(session: Session, principal: CurrentPrincipal, case_id: Code = None,
-                          status: Code = None, limit: Annotated[int, Query(ge=1, le=500)] = 100):
+async def list_mediations(deps: MediationDeps, principal: CurrentPrincipal, case_id: Code = None,
+                          status: Code = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+                          ) -> list[MediationBrief]:
     """Centre staff see all; a mediator its own; a party only its own; an external system what it booked."""
-    return await service.list_mediations(session, principal, case_id=case_id, status=status, limit=limit)
+    return await mediations.list_mediations(deps.uow(), principal, case_id=case_id, status=status, limit=limit)
 
 
 @router.get("/my/mediations", operation_id="mediation_mine")
-async def my_mediations(session: Session, principal: CurrentPrincipal):
-    return await service.list_mediations(session, principal, case_id=None, status=None, limit=100)
+async def my_mediations(deps: MediationDeps, principal: CurrentPrincipal) -> list[MediationBrief]:
+    return await mediations.list_mediations(deps.uow(), principal)
 
 
 @router.get("/mediations/{mediation_id}", operation_id="mediation_get")
-async def get_mediation(mediation_id: Ident, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
-    return await service.mediation_view(session, deps, principal, mediation_id)
+async def get_mediation(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal) -> MediationView:
+    return await mediations.mediation_view(deps.uow(), principal, mediation_id)
 
 
 @router.post("/mediations/{mediation_id}/sessions", status_code=201, operation_id="mediation_record_session")
-async def record_session(mediation_id: Ident, body: SessionIn, session: Session, deps: MediationDeps,
-                         principal: CurrentPrincipal):
-    return await service.create_session(session, deps, principal, mediation_id, body)
+async def record_session(mediation_id: Ident, body: SessionIn, deps: MediationDeps,
+                         principal: CurrentPrincipal) -> SessionOut:
+    return await sessions.create_session(deps.uow(), principal, mediation_id, body)
 
 
-@router.get("/mediations/{mediation_id}/records/verify", operation_id="mediation_verify_records")
-async def verify(mediation_id: Ident, session: Session, principal: CurrentPrincipal):
+@router.get("/mediations/{mediation_id}/records/verify", operation_id="mediation_verify_records",
+            response_model=VerifyOut, response_model_exclude_unset=True)
+async def verify(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal):
     """Recompute the hash chain of the sealed records (and the agreement's hash)."""
-    return await service.verify_records(session, principal, mediation_id)
+    return await records.verify_records(deps.uow(), principal, mediation_id)
 
 
 @router.post("/mediations/{mediation_id}/agreement", status_code=201, operation_id="mediation_generate_agreement")
-async def generate_agreement(mediation_id: Ident, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
-    return await service.generate_agreement(session, deps, principal, mediation_id)
+async def generate_agreement(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal) -> AgreementOut:
+    return await agreements.generate_agreement(deps.uow(), principal, mediation_id, render=deps.render_pdf)
 
 
 @router.post("/mediations/{mediation_id}/failure", operation_id="mediation_fail")
-async def fail(mediation_id: Ident, body: FailureIn, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
+async def fail(mediation_id: Ident, body: FailureIn, deps: MediationDeps, principal: CurrentPrincipal
+               ) -> MediationView:
     """Mediation failed: hand the matter on (arbitration, litigation ...) with the recorded outcome."""
-    return await service.fail(session, deps, principal, mediation_id, body)
+    return await failures.fail(deps.uow(), principal, mediation_id, body)
 
 
 @router.get("/mediations/{mediation_id}/reminders", operation_id="mediation_reminders")
-async def reminders(mediation_id: Ident, session: Session, deps: MediationDeps, principal: CurrentPrincipal):
-    await service.mediation_view(session, deps, principal, mediation_id)  # access check
-    return await service.reminders_for(session, mediation_id)
+async def list_reminders(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal) -> list[ReminderOut]:
+    return await reminders.reminders_for(deps.uow(), principal, mediation_id)

@@ -14,48 +14,65 @@ from fengqiao_common.auth import (
     Principal,
     require_roles,
 )
-from fengqiao_common.db import Session
 from fengqiao_common.errors import ApiError, field_error
 
-from .. import service
+from ..usecases import availability, mediators
 from .common import PREFIX, Code, Ident, MediationDeps
-from .schemas import AvailabilityIn, LeaveIn, MediatorIn, MediatorPatch, check_time
+from .schemas import (
+    AvailabilityIn,
+    BookingOut,
+    LeaveCreated,
+    LeaveIn,
+    MediatorIn,
+    MediatorOut,
+    MediatorPatch,
+    SlotOut,
+    check_time,
+)
 
 router = APIRouter(prefix=f"{PREFIX}/mediators", tags=["mediators"])
 READERS = require_roles(DISPATCHER, MEDIATOR, EXTERNAL_SYSTEM, LEADER)
 Reader = Annotated[Principal, READERS]
+ADMINS = [require_roles(ADMIN)]
+# relations and leaves are present only where the reader may see them / on the single mediator
+SHAPE = {"response_model_exclude_unset": True}
 
 
-@router.get("", operation_id="mediation_list_mediators")
-async def list_mediators(session: Session, principal: Reader, category: Code = None, dialect: Code = None,
+@router.get("", operation_id="mediation_list_mediators", response_model=list[MediatorOut], **SHAPE)
+async def list_mediators(deps: MediationDeps, principal: Reader, category: Code = None, dialect: Code = None,
                          kind: Code = None, active: bool | None = None):
-    return await service.list_mediators(session, principal, category=category, dialect=dialect, kind=kind,
-                                        active=active)
+    return await mediators.list_mediators(deps.uow(), principal, category=category, dialect=dialect, kind=kind,
+                                          active=active)
 
 
-@router.post("", status_code=201, operation_id="mediation_create_mediator", dependencies=[require_roles(ADMIN)])
-async def create_mediator(body: MediatorIn, session: Session, deps: MediationDeps):
-    return await service.create_mediator(session, deps, body)
+@router.post("", status_code=201, operation_id="mediation_create_mediator", dependencies=ADMINS,
+             response_model=MediatorOut, **SHAPE)
+async def create_mediator(body: MediatorIn, deps: MediationDeps):
+    return await mediators.create_mediator(deps.uow(), None, body)
 
 
-@router.get("/{mediator_id}", operation_id="mediation_get_mediator")
-async def get_mediator(mediator_id: Ident, session: Session, principal: Reader):
-    return await service.get_mediator(session, mediator_id, principal)
+@router.get("/{mediator_id}", operation_id="mediation_get_mediator", response_model=MediatorOut, **SHAPE)
+async def get_mediator(mediator_id: Ident, deps: MediationDeps, principal: Reader):
+    return await mediators.get_mediator(deps.uow(), principal, mediator_id)
 
 
-@router.patch("/{mediator_id}", operation_id="mediation_patch_mediator", dependencies=[require_roles(ADMIN)])
-async def patch_mediator(mediator_id: Ident, body: MediatorPatch, session: Session, deps: MediationDeps):
-    return await service.patch_mediator(session, deps, mediator_id, body)
+@router.patch("/{mediator_id}", operation_id="mediation_patch_mediator", dependencies=ADMINS,
+              response_model=MediatorOut, **SHAPE)
+async def patch_mediator(mediator_id: Ident, body: MediatorPatch, deps: MediationDeps):
+    return await mediators.patch_mediator(deps.uow(), None, mediator_id, body)
 
 
-@router.put("/{mediator_id}/availability", operation_id="mediation_set_availability")
-async def set_availability(mediator_id: Ident, body: AvailabilityIn, session: Session, principal: CurrentPrincipal):
-    return await service.set_availability(session, principal, mediator_id, [w.model_dump() for w in body.weekly])
+@router.put("/{mediator_id}/availability", operation_id="mediation_set_availability", response_model=MediatorOut,
+            **SHAPE)
+async def set_availability(mediator_id: Ident, body: AvailabilityIn, deps: MediationDeps, principal: CurrentPrincipal):
+    return await availability.set_availability(deps.uow(), principal, mediator_id,
+                                               [w.model_dump() for w in body.weekly])
 
 
 @router.post("/{mediator_id}/leaves", status_code=201, operation_id="mediation_add_leave")
-async def add_leave(mediator_id: Ident, body: LeaveIn, session: Session, principal: CurrentPrincipal):
-    return await service.add_leave(session, principal, mediator_id, body)
+async def add_leave(mediator_id: Ident, body: LeaveIn, deps: MediationDeps, principal: CurrentPrincipal
+                    ) -> LeaveCreated:
+    return await availability.add_leave(deps.uow(), principal, mediator_id, body)
 
 
 def _check_times(**values: datetime) -> None:
@@ -71,15 +88,15 @@ def _check_times(**values: datetime) -> None:
 
 
 @router.get("/{mediator_id}/slots", operation_id="mediation_mediator_slots", dependencies=[READERS])
-async def slots(mediator_id: Ident, session: Session, deps: MediationDeps,
-                from_: Annotated[datetime, Query(alias="from")], to: datetime):
+async def slots(mediator_id: Ident, deps: MediationDeps, from_: Annotated[datetime, Query(alias="from")],
+                to: datetime) -> list[SlotOut]:
     _check_times(**{"from": from_, "to": to})
-    return await service.mediator_slots(session, deps, mediator_id, from_, to)
+    return await availability.mediator_slots(deps.uow(), None, mediator_id, from_, to)
 
 
 @router.get("/{mediator_id}/bookings", operation_id="mediation_mediator_bookings")
-async def bookings(mediator_id: Ident, session: Session, deps: MediationDeps, principal: CurrentPrincipal,
-                   from_: Annotated[datetime, Query(alias="from")], to: datetime):
+async def bookings(mediator_id: Ident, deps: MediationDeps, principal: CurrentPrincipal,
+                   from_: Annotated[datetime, Query(alias="from")], to: datetime) -> list[BookingOut]:
     """The mediator's calendar: active bookings in the window (centre staff and the mediator)."""
     _check_times(**{"from": from_, "to": to})
-    return await service.mediator_bookings(session, deps, principal, mediator_id, from_, to)
+    return await availability.mediator_bookings(deps.uow(), principal, mediator_id, from_, to)

@@ -1,267 +1,290 @@
-"""Request bodies (validation messages in Chinese and English)."""
+"""Request bodies (the use cases' commands, re-exported) and the response models of every route."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any
 
-from fengqiao_common.validation import no_nul
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PlainSerializer
 
-from ..domain.schedule import parse_hhmm
+from ..usecases.commands import (  # noqa: F401 - the request bodies
+    AvailabilityIn,
+    BookingIn,
+    CancelIn,
+    CourtApplicationIn,
+    CourtCallback,
+    FailureIn,
+    LeaveIn,
+    MaterialIn,
+    MediatorIn,
+    MediatorPatch,
+    OtpIn,
+    ProposalRequest,
+    RescheduleIn,
+    SessionIn,
+    SignatureIn,
+    check_time,
+)
 
-PHONE = r"^1\d{10}$"
-
-
-_no_nul = no_nul
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_nul(cls, data):
-        return _no_nul(data)
-
-
-def check_time(v: datetime | None) -> datetime | None:
-    if v is None:
-        return v
-    if v.tzinfo is None:
-        raise ValueError("时间须带时区 / timestamp must carry a time zone")
-    if not 2000 <= v.year <= 2100:
-        raise ValueError("时间超出范围（2000–2100 年） / timestamp out of range (years 2000-2100)")
-    return v
+# Timestamps as ``datetime.isoformat()`` ("+00:00", never "Z"), as the service has always written them.
+Time = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")]
+Json = dict[str, Any]
 
 
-_aware = check_time
+class Out(BaseModel):
+    pass
 
 
-class WeeklyIn(_In):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
-    start: str
-    end: str
-
-    @model_validator(mode="after")
-    def _order(self) -> WeeklyIn:
-        s, e = parse_hhmm(self.start), parse_hhmm(self.end)
-        if e <= s:
-            raise ValueError("结束时间须晚于开始时间 / end must be after start")
-        return self
+class LeaveOut(Out):
+    id: str
+    starts_at: Time
+    ends_at: Time
+    reason: str | None
 
 
-class RelationIn(_In):
-    name: str = Field(min_length=1, max_length=100, description="person or organisation")
-    relation: str | None = Field(None, max_length=50)
+class LeaveCreated(LeaveOut):
+    mediator_id: str
 
 
-MediatorKind = Literal["deputy_member", "public_official", "cross_river", "lawyer", "volunteer", "other"]
+class MediatorOut(Out):
+    id: str
+    name: str
+    kind: str
+    gender: str
+    categories: list[str]
+    dialects: list[str]
+    capacity: int
+    outreach: bool
+    weekly: list[Json] = Field(description="[{weekday 0-6, start HH:MM, end HH:MM}] local time")
+    active: bool
+    relations: list[Json] = Field(None, description="declared relations: only for admins and the mediator itself")
+    load: int = Field(description="active mediations now")
+    leaves: list[LeaveOut] = Field(None, description="only on the single mediator")
 
 
-class MediatorIn(_In):
-    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    name: str = Field(min_length=1, max_length=50)
-    kind: MediatorKind
-    gender: Literal["male", "female"]
-    categories: list[str] = Field(min_length=1)
-    dialects: list[str] = Field(min_length=1)
-    capacity: int = Field(3, ge=1, le=50)
-    outreach: bool = True
-    weekly: list[WeeklyIn] = Field(default_factory=list)
-    relations: list[RelationIn] = Field(default_factory=list)
+class SlotOut(Out):
+    starts_at: Time
+    ends_at: Time
 
 
-class MediatorPatch(_In):
-    name: str | None = Field(None, min_length=1, max_length=50)
-    kind: MediatorKind | None = None
-    categories: list[str] | None = Field(None, min_length=1)
-    dialects: list[str] | None = Field(None, min_length=1)
-    capacity: int | None = Field(None, ge=1, le=50)
-    outreach: bool | None = None
-    active: bool | None = None
-    relations: list[RelationIn] | None = None
-
-
-class AvailabilityIn(_In):
-    weekly: list[WeeklyIn]
-
-
-class LeaveIn(_In):
-    starts_at: datetime
-    ends_at: datetime
-    reason: str | None = Field(None, max_length=200)
-
-    _tz = field_validator("starts_at", "ends_at")(_aware)
-
-    @model_validator(mode="after")
-    def _order(self) -> LeaveIn:
-        if self.ends_at <= self.starts_at:
-            raise ValueError("结束时间须晚于开始时间 / ends_at must be after starts_at")
-        return self
-
-
-class WindowIn(_In):
-    from_: datetime = Field(alias="from")
-    to: datetime
-
-    _tz = field_validator("from_", "to")(_aware)
-
-    @model_validator(mode="after")
-    def _order(self) -> WindowIn:
-        if self.to <= self.from_:
-            raise ValueError("时间窗口结束须晚于开始 / window 'to' must be after 'from'")
-        return self
-
-
-class PreferenceIn(_In):
-    mediator_id: str | None = None
-    dialect: str | None = None
-    gender: Literal["male", "female"] | None = None
-    mode: Literal["centre", "home"] = "centre"
-    address: str | None = Field(None, max_length=200)
-
-    @model_validator(mode="after")
-    def _address(self) -> PreferenceIn:
-        if self.mode == "home" and not (self.address and self.address.strip()):
-            raise ValueError("上门调解须填写地址 / an address is required for a home visit (上门)")
-        return self
-
-
-class PartyIn(_In):
-    side: Literal["applicant", "respondent"]
-    name: str = Field(min_length=1, max_length=100)
-    phone: str = Field(pattern=PHONE, description="mobile number (one-time codes are sent to it)")
-    organisation: str | None = Field(None, max_length=100)
-
-
-class ProposalRequest(_In):
-    category: str | None = None
-    mediation_id: str | None = None
-    party_names: list[str] = Field(default_factory=list, description="people and organisations of both sides")
-    preference: PreferenceIn = Field(default_factory=PreferenceIn)
-    window: WindowIn
-    limit: int = Field(5, ge=1, le=50)
-
-
-class BookingIn(_In):
-    mediation_id: str | None = Field(None, description="a referred (or earlier booked) mediation")
-    category: str | None = Field(None, description="mediation category (new mediations)")
-    summary: str | None = Field(None, max_length=2000)
-    parties: list[PartyIn] = Field(default_factory=list, max_length=10)
-    preference: PreferenceIn = Field(default_factory=PreferenceIn)
-    mediator_id: str | None = Field(None, description="book this mediator's slot starting at starts_at")
-    starts_at: datetime | None = None
-    window: WindowIn | None = Field(None, description="or let the matcher pick the best slot in this window")
-
-    _tz = field_validator("starts_at")(_aware)
-
-    @model_validator(mode="after")
-    def _what(self) -> BookingIn:
-        if self.starts_at is None and self.window is None:
-            raise ValueError("须提供 starts_at（与 mediator_id）或 window / give starts_at (with mediator_id) or a window")
-        if self.starts_at is not None and not (self.mediator_id or self.preference.mediator_id):
-            raise ValueError("指定时段须同时指定调解员 / starts_at needs mediator_id")
-        if self.parties:
-            sides = {p.side for p in self.parties}
-            if sides != {"applicant", "respondent"}:
-                raise ValueError("须至少有一名申请人和一名被申请人 / at least one applicant and one respondent")
-        return self
-
-
-class RescheduleIn(_In):
-    starts_at: datetime
-    mediator_id: str | None = None
-
-    _tz = field_validator("starts_at")(_aware)
-
-
-class CancelIn(_In):
-    reason: str | None = Field(None, max_length=500)
-
-
-def _points(v: list[str]) -> list[str]:
-    out = [p.strip() for p in v]
-    if any(not p for p in out):
-        raise ValueError("事项内容不能为空 / a point cannot be empty")
-    return out
-
-
-class SessionIn(_In):
-    booking_id: str | None = None
-    started_at: datetime
-    ended_at: datetime
-    place: str = Field(min_length=1, max_length=200)
-    attendees: list[str] = Field(min_length=1, max_length=30)
-    points_agreed: list[str] = Field(default_factory=list, max_length=50)
-    points_outstanding: list[str] = Field(default_factory=list, max_length=50)
-    notes: str | None = Field(None, max_length=5000)
-
-    _tz = field_validator("started_at", "ended_at")(_aware)
-    _pts = field_validator("points_agreed", "points_outstanding")(_points)
-
-    @model_validator(mode="after")
-    def _check(self) -> SessionIn:
-        if self.ended_at <= self.started_at:
-            raise ValueError("结束时间须晚于开始时间 / ended_at must be after started_at")
-        if not self.points_agreed and not self.points_outstanding:
-            raise ValueError("须记录已达成或未决事项 / record at least one point agreed or outstanding")
-        return self
-
-
-class OtpIn(_In):
-    party_id: str
-
-
-class SignatureIn(_In):
-    signer: Literal["mediator", "party"]
-    party_id: str | None = None
-    method: Literal["image", "otp"]
-    image_base64: str | None = Field(None, max_length=800_000)
-    code: str | None = Field(None, pattern=r"^\d{6}$")
-
-    @model_validator(mode="after")
-    def _check(self) -> SignatureIn:
-        if self.signer == "party" and not self.party_id:
-            raise ValueError("当事人签名须指定 party_id / party_id is required for a party's signature")
-        if self.method == "image" and not self.image_base64:
-            raise ValueError("签名图片缺失 / image_base64 is required for an on-screen signature")
-        if self.method == "otp" and not self.code:
-            raise ValueError("验证码缺失 / code is required for a one-time-code signature")
-        if self.method == "otp" and self.signer != "party":
-            raise ValueError("验证码签名仅适用于当事人 / one-time codes are for parties only")
-        return self
-
-
-class CourtApplicationIn(_In):
+class BookingOut(Out):
+    id: str
     mediation_id: str
+    mediator_id: str
+    starts_at: Time
+    ends_at: Time
+    mode: str
+    address: str | None
+    status: str
+    replaces: str | None
+    cancel_reason: str | None
+    created_at: Time
 
 
-class MaterialIn(_In):
-    description: str = Field(min_length=1, max_length=5000)
+class BookedBooking(Out):
+    id: str
+    mediation_id: str
+    mediator_id: str
+    mediator_name: str
+    starts_at: Time
+    ends_at: Time
+    mode: str
+    address: str | None
+    status: str
 
 
-class FailureIn(_In):
-    handed_to: Literal["arbitration", "litigation", "other"]
-    outcome: str | None = Field(None, max_length=2000)
+class BookedMediation(Out):
+    id: str
+    case_id: str | None
+    category: str
+    status: str
+    created: bool
 
 
-class CourtCallback(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class BookedParty(Out):
+    id: str
+    side: str
+    name: str
 
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_nul(cls, data):
-        return _no_nul(data)
+
+class BookingResult(Out):
+    booking: BookedBooking
+    mediation: BookedMediation
+    parties: list[BookedParty] = Field(description="parties[].id is the party_id of each party's identity")
+
+
+class ProposalOut(Out):
+    mediator_id: str
+    name: str
+    kind: str
+    score: float
+    load: int
+    capacity: int
+    reasons: list[Json]
+    slots: list[SlotOut]
+
+
+class ExcludedOut(Out):
+    mediator_id: str
+    name: str
+    reasons: list[Json]
+
+
+class ProposalsOut(Out):
+    category: str
+    proposals: list[ProposalOut]
+    excluded: list[ExcludedOut]
+
+
+class MediationBrief(Out):
+    id: str
+    case_id: str | None
+    case_no: str | None
+    source: str
+    external_system: str | None
+    category: str
+    status: str
+    mediator_id: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class SignatureOut(Out):
+    signer: str
+    signer_role: str
+    signer_name: str
+    method: str
+    image_sha256: str | None
+    signed_at: Time
+    content_hash: str
+
+
+class SessionOut(Out):
+    id: str
+    mediation_id: str
+    seq: int
+    booking_id: str | None
+    started_at: Time
+    ended_at: Time
+    place: str
+    attendees: list[str]
+    points_agreed: list[str]
+    points_outstanding: list[str]
+    notes: str | None
+    status: str
+    chain_index: int | None
+    prev_hash: str | None
+    record_hash: str | None
+    sealed_at: Time | None
+    signatures: list[SignatureOut]
+    pending_signers: list[str]
+
+
+class SignedSession(SessionOut):
+    sealed_now: bool = Field(description="this signature sealed the record")
+
+
+class OtpSent(Out):
+    otp_id: str
+    sent_to: str = Field(description="the masked phone number")
+    expires_at: Time
+
+
+class AgreementBrief(Out):
+    id: str
+    sha256: str
+    points: list[str]
+    generated_at: Time
+    apply_by: Time
+    pdf_url: str
+
+
+class AgreementOut(AgreementBrief):
+    mediation_id: str
+    chain_head: str
+
+
+class ApplicationOut(Out):
+    id: str
+    mediation_id: str
+    agreement_id: str
+    court: str
+    external_ref: str | None
+    status: str
+    ruling_no: str | None
+    reason: str | None
+    material_request: str | None
+    history: list[Json]
+    applied_at: Time
+    decided_at: Time | None
+
+
+class MediatorRef(Out):
+    id: str
+    name: str
+
+
+class PartyOut(Out):
+    id: str
+    side: str
+    name: str
+    organisation: str | None
+    phone: str = Field(description="masked unless the reader may see personal data (or is this party)")
+
+
+class MediationView(MediationBrief):
+    category_name: str
+    summary: str | None
+    mediator: MediatorRef | None
+    parties: list[PartyOut]
+    bookings: list[BookingOut]
+    sessions: list[SessionOut]
+    agreement: AgreementBrief | None
+    court_applications: list[ApplicationOut]
+    handed_to: str | None
+    outcome: str | None
+
+
+class RecordCheckOut(Out):
+    session_id: str
+    seq: int
+    chain_index: int | None
+    valid: bool
+    problems: list[str]
+
+
+class AgreementCheck(Out):
+    id: str
+    valid: bool
+    pdf_hash_ok: bool
+    chain_head_ok: bool
+
+
+class VerifyOut(Out):
+    mediation_id: str
+    records: list[RecordCheckOut]
+    head: str | None
+    agreement: AgreementCheck = Field(None, description="present when an agreement was generated")
+    valid: bool
+
+
+class CallbackResult(Out):
     application_id: str
-    external_ref: str
-    decision: Literal["more_material", "confirmed", "rejected"]
-    ruling_no: str | None = None
-    reason: str | None = None
-    at: datetime
+    status: str
+    duplicate: bool
 
-    @model_validator(mode="after")
-    def _check(self) -> CourtCallback:
-        if self.decision == "confirmed" and not self.ruling_no:
-            raise ValueError("确认须附裁定书编号 / a confirmation needs ruling_no")
-        return self
+
+class ReminderOut(Out):
+    id: str
+    mediation_id: str
+    kind: str
+    due_at: Time
+    sent_at: Time
+
+
+class SmsOut(Out):
+    phone: str
+    text: str
+    purpose: str
+    ref: str | None
+    at: str

@@ -51,12 +51,11 @@ def free_slots(
     *,
     slot: timedelta,
     tz: ZoneInfo,
-    now: datetime | None = None,
+    now: datetime,
     limit: int | None = None,
 ) -> list[Interval]:
     """Slots of length ``slot`` inside the weekly availability (local time ``tz``) that lie within
     ``window``, start after ``now`` and overlap nothing in ``busy`` (leave and active bookings)."""
-    now = now or datetime.now(UTC)
     lo = max(window.start, now)
     out: list[Interval] = []
     first = lo.astimezone(tz).date()

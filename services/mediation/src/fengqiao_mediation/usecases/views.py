@@ -1,9 +1,8 @@
-"""Response shapes (plain dicts) shared by the routers and the use cases."""
+"""The views (plain dicts) the use cases return; api/schemas.py describes them as response models."""
 
 from __future__ import annotations
 
-from .domain.matcher import Proposal
-from .domain.schedule import Interval
+from ..domain.matcher import Proposal
 
 
 def mediator(m: dict, leaves: list[dict] | None, load: int, private: bool = True) -> dict:
@@ -25,11 +24,6 @@ def proposal(p: Proposal) -> dict:
         "capacity": p.capacity, "reasons": p.reasons,
         "slots": [{"starts_at": s.start, "ends_at": s.end} for s in p.slots],
     }
-
-
-def alternative(p: Proposal, s: Interval) -> dict:
-    return {"mediator_id": p.mediator_id, "name": p.name, "starts_at": s.start.isoformat(),
-            "ends_at": s.end.isoformat(), "score": p.score}
 
 
 def mediation_brief(m: dict) -> dict:
