@@ -10,12 +10,12 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import EventProbe, eventually
-from fengqiao_mediation.usecases.reminders import remind_deadlines
 from fengqiao_mediation.adapters.court import CourtClient, sign
 from fengqiao_mediation.config import Settings
 from fengqiao_mediation.court_simulator import SimulatorSettings
 from fengqiao_mediation.court_simulator import create_app as create_court
 from fengqiao_mediation.main import create_app
+from fengqiao_mediation.usecases.reminders import remind_deadlines
 from mediation_testkit import admin, dispatcher, mediator_h, open_case, party_h, seal, serve
 from sqlalchemy import text
 
