@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from dispatch_testkit import BASE, running_dispatch
-from fengqiao_devstack.testing import EventProbe
 from fengqiao_common.clock import ManualClock
+from fengqiao_devstack.testing import EventProbe
 from fengqiao_dispatch.config import Settings
 from fengqiao_events import all_specs
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import httpx
 from asgi_lifespan import LifespanManager
-from fengqiao_devstack.testing import eventually, identity_headers, publish
 from fengqiao_common.clock import ManualClock
+from fengqiao_devstack.testing import eventually, identity_headers, publish
 from fengqiao_dispatch.config import Settings
 from fengqiao_dispatch.main import create_app
 from fengqiao_events import new_envelope

@@ -5,8 +5,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from dispatch_testkit import BASE, DISPATCHER, LEADER, officer, running_dispatch, shared
-from fengqiao_devstack.testing import EventProbe, eventually
 from fengqiao_common.clock import ManualClock
+from fengqiao_devstack.testing import EventProbe, eventually
 from fengqiao_dispatch.config import Settings
 
 TIMER_TOPICS = ["order.reminded", "deadline.missed", "order.escalated"]
