@@ -1,0 +1,318 @@
+"""In-memory repositories and unit of work with the interface of ``adapters/uow.py`` (and of the
+new-case write path ``adapters/case_writer.NewCaseUoW``), for use-case unit tests without a database."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fengqiao_common.clock import ManualClock
+from fengqiao_common.uow import FakeUnitOfWork
+from fengqiao_intake.domain.idempotency import KeyTaken
+from fengqiao_intake.domain.visibility import Scope, case_visible, signal_visible
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeDB:
+    cases: dict[str, dict] = field(default_factory=dict)
+    requesters: list[dict] = field(default_factory=list)
+    timeline: list[dict] = field(default_factory=list)
+    ratings: list[dict] = field(default_factory=list)
+    attachments: dict[str, dict] = field(default_factory=dict)
+    weak_signals: dict[str, dict] = field(default_factory=dict)
+    webhooks: dict[str, dict] = field(default_factory=dict)
+    deliveries: dict[str, dict] = field(default_factory=dict)
+    attempts: list[dict] = field(default_factory=list)
+    idempotency: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    counters: dict[tuple[str, object], int] = field(default_factory=dict)
+
+
+class _Repo:
+    def __init__(self, uow: FakeIntakeUoW):
+        self.uow = uow
+
+    @property
+    def db(self) -> FakeDB:
+        return self.uow.db
+
+
+class FakeCases(_Repo):
+    def _systems(self, case_id: str) -> list[str | None]:
+        return [r["source_system"] for r in self.db.requesters if r["case_id"] == case_id]
+
+    async def get(self, ref: str, scope: Scope | None = None, *, lock: bool = False) -> dict | None:
+        for c in self.db.cases.values():
+            if ref in (c["id"], c["case_no"]) and (scope is None or case_visible(scope, c, self._systems(c["id"]))):
+                return dict(c)
+        return None
+
+    async def lock(self, ids: list[str]) -> None:
+        self.uow.locked.extend(sorted(set(ids)))
+
+    async def update(self, case_id: str, **values) -> None:
+        self.db.cases[case_id].update(values)
+
+    async def list(self, scope: Scope, *, filters: dict, limit: int, offset: int) -> tuple[list[dict], int]:
+        rows = [dict(c) for c in self.db.cases.values()
+                if case_visible(scope, c, self._systems(c["id"])) and all(c[k] == v for k, v in filters.items() if v)]
+        rows.sort(key=lambda c: (-c["reported_at"].timestamp(), c["id"]))
+        return rows[offset:offset + limit], len(rows)
+
+    async def case_nos(self, ids: list[str | None]) -> dict[str, str]:
+        return {i: self.db.cases[i]["case_no"] for i in ids if i and i in self.db.cases}
+
+    async def requesters(self, case_id: str) -> list[dict]:
+        return [dict(r) for r in self.db.requesters if r["case_id"] == case_id]
+
+    async def requester_count(self, case_id: str) -> int:
+        return len(await self.requesters(case_id))
+
+    async def requester_systems(self, case_id: str) -> list[str]:
+        return sorted({s for s in self._systems(case_id) if s is not None})
+
+    async def add_requesters(self, case_id: str, requesters: list[dict]) -> None:
+        for r in requesters:
+            if not any(x["case_id"] == case_id and x["origin_case_id"] == r["origin_case_id"]
+                       for x in self.db.requesters):
+                self.db.requesters.append({**r, "id": next(_ids), "case_id": case_id})
+
+    async def add_rating(self, case_id: str, *, rating: str, comment: str | None, by: dict, at: datetime) -> None:
+        self.db.ratings.append({"case_id": case_id, "rating": rating, "comment": comment, "by": by, "at": at})
+
+    async def open311(self, *, ids=None, codes=None, start=None, end=None, statuses=None, limit=1000) -> list[dict]:
+        rows = [c for c in self.db.cases.values() if c["channel"] == "open311"]
+        if ids:
+            rows = [c for c in rows if c["case_no"] in ids]
+        else:
+            rows = [c for c in rows if (not codes or c["category"] in codes)
+                    and (start is None or c["reported_at"] >= start) and (end is None or c["reported_at"] <= end)]
+            if statuses and set(statuses) != {"open", "closed"}:
+                want_closed = statuses == ["closed"]
+                rows = [c for c in rows if (c["status"] in ("closed", "merged")) == want_closed]
+        return [dict(c) for c in sorted(rows, key=lambda c: c["reported_at"], reverse=True)[:limit]]
+
+
+class FakeTimeline(_Repo):
+    async def add(self, case_id: str, *, at, kind, effect, note, actor=None, department=None, detail=None,
+                  event_id=None) -> bool:
+        if event_id is not None and any(t["case_id"] == case_id and t["event_id"] == event_id
+                                        for t in self.db.timeline):
+            return False
+        self.db.timeline.append({"id": next(_ids), "case_id": case_id, "at": at, "kind": kind, "status_effect": effect,
+                                 "actor": actor, "department": department, "note": note, "detail": detail or {},
+                                 "event_id": event_id})
+        return True
+
+    async def of_case(self, case_id: str) -> list[dict]:
+        return sorted((dict(t) for t in self.db.timeline if t["case_id"] == case_id), key=lambda t: (t["at"], t["id"]))
+
+    async def effects(self, case_id: str) -> list[tuple]:
+        return [(t["at"], t["id"], t["status_effect"]) for t in self.db.timeline
+                if t["case_id"] == case_id and t["status_effect"] is not None]
+
+    async def open311_context(self, case_ids: list[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {i: {} for i in case_ids}
+        for i in case_ids:
+            entries = await self.of_case(i)
+            disp = [t for t in entries if t["kind"] == "order.dispatched"]
+            if disp:
+                out[i]["department"] = disp[-1]["department"]
+                out[i]["resolve_by"] = (disp[-1]["detail"].get("deadlines") or {}).get("resolve_by")
+            notes = [t for t in entries if t["status_effect"] is not None]
+            if notes:
+                out[i]["note"] = notes[-1]["note"]
+        return out
+
+    async def open311_updates(self, start, end, limit: int) -> list[dict]:
+        out = []
+        for t in sorted(self.db.timeline, key=lambda t: (t["at"], t["id"])):
+            c = self.db.cases[t["case_id"]]
+            if c["channel"] == "open311" and t["status_effect"] is not None and start <= t["at"] <= end:
+                out.append({"id": t["id"], "at": t["at"], "status_effect": t["status_effect"], "note": t["note"],
+                            "case_no": c["case_no"], "media_url": c["media_url"]})
+        return out[:limit]
+
+
+class FakeAttachments(_Repo):
+    async def get(self, attachment_id: str) -> dict | None:
+        a = self.db.attachments.get(attachment_id)
+        return dict(a) if a else None
+
+    async def add(self, row: dict) -> None:
+        self.db.attachments[row["id"]] = dict(row)
+
+    async def of_case(self, case_id: str) -> list[dict]:
+        return [dict(a) for a in self.db.attachments.values() if a["case_id"] == case_id]
+
+
+class FakeIdempotency(_Repo):
+    async def lookup(self, caller: str, scope: str, key: str):
+        return self.db.idempotency.get((caller, scope, key))
+
+    async def claim(self, caller, scope, key, request_hash, resource_id) -> None:
+        if (caller, scope, key) in self.db.idempotency:
+            raise KeyTaken("idempotency_keys_pkey")
+        self.db.idempotency[(caller, scope, key)] = (request_hash, resource_id)
+
+
+class FakeWeakSignals(_Repo):
+    async def by_idempotency(self, caller: str, key: str) -> dict | None:
+        return next((dict(s) for s in self.db.weak_signals.values()
+                     if s["idem_caller"] == caller and s["idem_key"] == key), None)
+
+    async def add(self, row: dict) -> None:
+        if row["idem_key"] and await self.by_idempotency(row["idem_caller"], row["idem_key"]):
+            raise KeyTaken("uq_weak_signals_idempotency")
+        self.db.weak_signals[row["id"]] = dict(row)
+
+    async def list(self, scope: Scope, limit: int, offset: int) -> list[dict]:
+        rows = sorted((dict(s) for s in self.db.weak_signals.values() if signal_visible(scope, s)),
+                      key=lambda s: s["reported_at"], reverse=True)
+        return rows[offset:offset + limit]
+
+
+class FakeWebhooks(_Repo):
+    async def add(self, row: dict) -> None:
+        self.db.webhooks[row["id"]] = dict(row)
+
+    async def get(self, webhook_id: str, owner: str | None = None) -> dict | None:
+        w = self.db.webhooks.get(webhook_id)
+        return dict(w) if w and (owner is None or w["external_system"] == owner) else None
+
+    async def list(self, owner: str | None = None) -> list[dict]:
+        return sorted((dict(w) for w in self.db.webhooks.values() if owner is None or w["external_system"] == owner),
+                      key=lambda w: w["created_at"])
+
+    async def deactivate(self, webhook_id: str) -> None:
+        self.db.webhooks[webhook_id]["active"] = False
+
+    async def active_ids(self, systems: list[str]) -> list[str]:
+        return [w["id"] for w in self.db.webhooks.values() if w["external_system"] in systems and w["active"]]
+
+    async def by_ids(self, ids: set[str]) -> dict[str, dict]:
+        return {i: dict(self.db.webhooks[i]) for i in ids if i in self.db.webhooks}
+
+    async def enqueue(self, rows: list[dict]) -> None:
+        for r in rows:
+            if not any(d["webhook_id"] == r["webhook_id"] and d["event_id"] == r["event_id"]
+                       for d in self.db.deliveries.values()):
+                self.db.deliveries[r["id"]] = {**r, "last_status_code": None, "last_error": None,
+                                               "created_at": self.uow.now(), "delivered_at": None}
+
+    async def delivery(self, delivery_id: str, *, lock: bool = False) -> dict | None:
+        d = self.db.deliveries.get(delivery_id)
+        return dict(d) if d else None
+
+    async def update_delivery(self, delivery_id: str, **values) -> None:
+        self.db.deliveries[delivery_id].update(values)
+
+    async def deliveries(self, webhook_id: str, limit: int) -> list[dict]:
+        rows = sorted((dict(d) for d in self.db.deliveries.values() if d["webhook_id"] == webhook_id),
+                      key=lambda d: d["created_at"], reverse=True)[:limit]
+        for r in rows:
+            r["attempt_log"] = sorted((dict(a) for a in self.db.attempts if a["delivery_id"] == r["id"]),
+                                      key=lambda a: a["attempt"])
+        return rows
+
+    async def claim_due(self, now: datetime, *, limit: int, lease_seconds: float) -> list[dict]:
+        due = sorted((d for d in self.db.deliveries.values() if d["status"] == "pending"
+                      and d["next_attempt_at"] <= now), key=lambda d: d["next_attempt_at"])[:limit]
+        for d in due:
+            d["next_attempt_at"] = now + timedelta(seconds=lease_seconds)
+        return [{k: d[k] for k in ("id", "webhook_id", "body", "attempts", "next_attempt_at")} for d in due]
+
+    async def finish_attempt(self, delivery_id: str, *, lease_until, attempt, status_code, error, duration_ms,
+                             values) -> bool:
+        d = self.db.deliveries[delivery_id]
+        if d["status"] != "pending" or d["next_attempt_at"] != lease_until:
+            return False
+        d.update(attempts=attempt, last_status_code=status_code, last_error=error, **values)
+        self.db.attempts.append({"delivery_id": delivery_id, "attempt": attempt, "at": self.uow.now(),
+                                 "status_code": status_code, "error": error, "duration_ms": duration_ms})
+        return True
+
+
+class FakeNewCases(_Repo):
+    """The new-case write path in memory (``adapters.case_writer.NewCaseRepository``)."""
+
+    before_add = None  # a test's hook: runs just before the case is stored (to simulate a concurrent retry)
+
+    async def by_idempotency(self, caller: str, key: str) -> dict | None:
+        return next((dict(c) for c in self.db.cases.values()
+                     if c["idem_caller"] == caller and c["idem_key"] == key), None)
+
+    async def next_seq(self, prefix: str, day) -> int:
+        self.db.counters[(prefix, day)] = n = self.db.counters.get((prefix, day), 0) + 1
+        return n
+
+    async def claim_attachments(self, ids: list[str], uploaded_by: str) -> set[str]:
+        return {i for i in ids if i in self.db.attachments and self.db.attachments[i]["uploaded_by"] == uploaded_by
+                and self.db.attachments[i]["case_id"] is None}
+
+    async def duplicate_candidates(self, category, since, lat, lon) -> list[dict]:
+        return [{"id": c["id"], "lat": c["lat"], "lon": c["lon"]} for c in self.db.cases.values()
+                if c["category"] == category and c["status"] not in ("closed", "merged") and c["reported_at"] >= since
+                and c["lat"] is not None and lat[0] <= c["lat"] <= lat[1] and lon[0] <= c["lon"] <= lon[1]]
+
+    def add(self, row: dict, *, requester: dict, timeline: dict) -> None:
+        if self.before_add is not None:
+            hook, self.before_add = self.before_add, None
+            hook()
+            self.uow._saved = self.uow.snapshot()  # the concurrent writer has committed
+        if row["idem_key"] and any(c["idem_caller"] == row["idem_caller"] and c["idem_key"] == row["idem_key"]
+                                   for c in self.db.cases.values()):
+            raise KeyTaken("uq_cases_idempotency")
+        self.db.cases[row["id"]] = dict(row)
+        self.db.requesters.append({"id": next(_ids), "case_id": row["id"], "origin_case_id": row["id"], **requester})
+        self.db.timeline.append({"id": next(_ids), "case_id": row["id"], "status_effect": None, "department": None,
+                                 "event_id": None, **timeline})
+
+    def link_attachments(self, ids: list[str], case_id: str) -> None:
+        for i in ids:
+            self.db.attachments[i]["case_id"] = case_id
+
+
+class FakeIntakeUoW(FakeUnitOfWork):
+    repositories = ("db",)
+
+    def __init__(self, clock: ManualClock | None = None):
+        super().__init__(clock or ManualClock())
+        self.db = FakeDB()
+        self.locked: list[str] = []
+        self.cases = FakeCases(self)
+        self.timeline = FakeTimeline(self)
+        self.attachments = FakeAttachments(self)
+        self.idempotency = FakeIdempotency(self)
+        self.weak_signals = FakeWeakSignals(self)
+        self.webhooks = FakeWebhooks(self)
+        self.new_cases = FakeNewCases(self)
+        self._committed_in_block = False
+
+    async def __aenter__(self):
+        self._committed_in_block = False
+        return await super().__aenter__()
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        # like the real one: leaving the block without commit() keeps nothing
+        if exc_type is not None or self._pending or not self._committed_in_block:
+            await self.rollback()
+
+    async def commit(self) -> None:
+        await super().commit()
+        self._committed_in_block = True
+
+
+class FakeStorage:
+    name = "memory"
+
+    def __init__(self):
+        self.blobs: dict[str, bytes] = {}
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.blobs[key] = data
+
+    async def get(self, key: str) -> bytes:
+        return self.blobs[key]
