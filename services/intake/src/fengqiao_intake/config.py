@@ -2,7 +2,7 @@ from pathlib import Path
 from typing import Literal
 
 from fengqiao_common.settings import REPO_ROOT, ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -53,3 +53,10 @@ class Settings(ServiceSettings):
     # Open311
     open311_default_days: int = 90
     open311_max_requests: int = 1000
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> "Settings":
+        if self.webhook_lease_seconds <= self.webhook_timeout:
+            raise ValueError("INTAKE_WEBHOOK_LEASE_SECONDS must exceed INTAKE_WEBHOOK_TIMEOUT (a row's lease must "
+                             "outlast one send, or a slow send could be claimed and sent again)")
+        return self
