@@ -151,3 +151,25 @@ def test_production_app_has_no_development_routes():
     dev = create_app(Settings())
     assert "/api/v1/mediation/dev/sms" not in prod.openapi()["paths"]
     assert "/api/v1/mediation/dev/sms" in dev.openapi()["paths"]
+
+
+def test_the_consumer_handles_or_ignores_every_topic_of_dispatch():
+    from fengqiao_events.registry import specs_of_owner
+    from fengqiao_mediation.consumers import consumer_specs
+
+    [spec] = consumer_specs(lambda: None)
+    dispatch = {s.topic for s in specs_of_owner("dispatch")}
+    assert set(spec.handlers) == {"mediation.referred"}
+    assert set(spec.handlers) | spec.ignores == dispatch and not set(spec.handlers) & spec.ignores
+
+
+def test_every_route_declares_its_response():
+    from fengqiao_mediation.court_simulator import create_app as create_court
+
+    for app in (create_app(Settings()), create_court()):
+        for path, ops in app.openapi()["paths"].items():
+            for method, op in ops.items():
+                ok = op["responses"].get("200") or op["responses"].get("201") or op["responses"].get("202")
+                assert ok and ok.get("content"), (method, path)
+                content = next(iter(ok["content"].values()))
+                assert content.get("schema"), (method, path)

@@ -85,6 +85,37 @@ class DecideIn(BaseModel):
     reason: str | None = None
 
 
+class HealthOut(BaseModel):
+    status: str
+    service: str
+
+
+class ApplicationOut(BaseModel):
+    """An application as the court holds it (without the PDF)."""
+
+    external_ref: str
+    application_id: str
+    mediation_id: str
+    court: str
+    callback_url: str
+    parties: list[dict]
+    agreement_sha256: str
+    status: str
+    materials: list[dict]
+    received_at: str
+    history: list[dict]
+    ruling_no: str | None
+
+
+class DeliveryOut(BaseModel):
+    """The outcome of a decision's callback: delivered (with the service's answer) or not (the last error)."""
+
+    delivered: bool
+    status_code: int = Field(None, description="when delivered")
+    response: dict = Field(None, description="when delivered: the mediation service's answer")
+    last: int | str = Field(None, description="when not delivered: the last status code or error")
+
+
 class Court:
     def __init__(self, settings: SimulatorSettings):
         self.settings = settings
@@ -184,15 +215,15 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         return {k: v for k, v in a.items() if k not in ("pdf", "auto_step")}
 
     @app.get("/healthz")
-    async def healthz():
+    async def healthz() -> HealthOut:
         return {"status": "ok", "service": "court-simulator"}
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics():
+    @app.get("/metrics", include_in_schema=False, response_class=Response)
+    async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/court/applications", status_code=202, dependencies=[Depends(client_auth)])
-    async def receive(body: ApplicationIn):
+    async def receive(body: ApplicationIn) -> ApplicationOut:
         if body.application_id in court.by_application:  # idempotent
             return public(court.apps[court.by_application[body.application_id]])
         try:
@@ -218,7 +249,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         return public(court.apps[ref])
 
     @app.post("/api/court/applications/{ref}/materials", dependencies=[Depends(client_auth)])
-    async def material(ref: str, body: MaterialIn):
+    async def material(ref: str, body: MaterialIn) -> ApplicationOut:
         a = find(ref)
         if a["status"] != "material_requested":
             raise HTTPException(409, f"application is {a['status']}")
@@ -228,14 +259,15 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         return public(a)
 
     @app.get("/api/court/applications/{ref}", dependencies=[Depends(client_auth)])
-    async def get(ref: str):
+    async def get(ref: str) -> ApplicationOut:
         return public(find(ref))
 
     @app.get("/api/court/admin/applications", dependencies=[Depends(admin_auth)])
-    async def list_all():
+    async def list_all() -> list[ApplicationOut]:
         return [public(a) for a in court.apps.values()]
 
-    @app.post("/api/court/admin/applications/{ref}/decide", dependencies=[Depends(admin_auth)])
+    @app.post("/api/court/admin/applications/{ref}/decide", dependencies=[Depends(admin_auth)],
+              response_model=DeliveryOut, response_model_exclude_unset=True)
     async def decide(ref: str, body: DecideIn, request: Request):
         find(ref)
         return await court.decide(ref, body.decision, body.reason)
