@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
 
@@ -37,6 +38,10 @@ class FreshIdentity(Mapping):
     def __len__(self) -> int:
         return 1
 
+
+# tests/fakes.py is a common name across the services' test folders (imported by basename): make sure this
+# folder's tests get this folder's module even when another service's was imported first
+sys.modules.pop("fakes", None)
 
 LEADER = FreshIdentity(roles=["leader"])
 ADMIN = FreshIdentity(roles=["admin"])
@@ -76,8 +81,8 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[object, httpx.A
 
 async def processed(app, count: int) -> bool:
     """True once the read-model consumer has processed ``count`` distinct events."""
-    from fengqiao_analytics import service
+    from fengqiao_analytics.usecases import rebuild
 
-    async with app.state.runtime.session_factory() as s:
-        st = await service.rebuild_status(app.state.runtime.state["ctx"], s)
+    deps = app.state.runtime.deps
+    st = await rebuild.status(deps.uow(), consumer_group=deps.settings.consumer_group)
     return st["processed_events"] >= count

@@ -187,7 +187,7 @@ async def test_rebuild_from_the_cli_is_followed_by_the_running_service(make_sett
         before = (await c.get("/api/v1/analytics/summary", headers=LEADER)).json()
         st = await rebuild.main(settings)
         assert st["generation"] == 2 and st["processed_events"] == 0
-        await eventually(lambda: app.state.runtime.state["supervisor"].generation == 2, timeout=60)
+        await eventually(lambda: app.state.runtime.deps.supervisor.generation == 2, timeout=60)
 
         async def same_as_before():
             after = (await c.get("/api/v1/analytics/summary", headers=LEADER)).json()

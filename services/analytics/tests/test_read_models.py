@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from aiokafka import AIOKafkaProducer
 from conftest import LEADER, running_app
-from fengqiao_analytics import service
+from fengqiao_analytics.usecases.rebuild import group_name
 from fengqiao_common.jurisdiction import load
 from fengqiao_common.settings import ServiceSettings
 from fengqiao_devstack.testing import eventually
@@ -35,8 +35,9 @@ async def all_processed(app, ids: list[str]) -> bool:
     """Every one of ``ids`` has been processed by the consumer group of the current generation (a cheap
     count first, so that polling does not compete with the consumer)."""
     rt = app.state.runtime
+    async with rt.deps.uow() as uow:
+        group = group_name(rt.settings.consumer_group, await uow.meta.generation())
     async with rt.session_factory() as s:
-        group = service.group_name(rt.settings, await service.current_generation(s))
         total = (await s.execute(text("SELECT count(*) FROM processed_events WHERE consumer = :g"),
                                  {"g": group})).scalar_one()
         if total < len(ids):

@@ -9,22 +9,20 @@ import asyncio
 import json
 
 from fengqiao_common.db import make_engine, make_session_factory
-from fengqiao_common.jurisdiction import load
 from fengqiao_events import Outbox
 
-from . import service
+from .adapters.uow import AnalyticsUoW
 from .config import Settings
+from .usecases import rebuild
 
 
 async def main(settings: Settings, status_only: bool = False) -> dict:
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
-        ctx = service.Ctx(settings, load(str(settings.jurisdiction_file)), Outbox("/fengqiao/analytics"))
-        async with make_session_factory(engine)() as s:
-            if not status_only:
-                await service.reset_read_models(ctx, s)
-        async with make_session_factory(engine)() as s:
-            return await service.rebuild_status(ctx, s)
+        uow = AnalyticsUoW(make_session_factory(engine), Outbox("/fengqiao/analytics"))
+        if not status_only:
+            await rebuild.reset_read_models(uow, consumer_group=settings.consumer_group)
+        return await rebuild.status(uow, consumer_group=settings.consumer_group)
     finally:
         await engine.dispose()
 

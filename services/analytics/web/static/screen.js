@@ -1,13 +1,9 @@
-/* The big screen: a snapshot from /screen/data, then live snapshots over SSE (/screen/stream).
+/* The big screen: the event labels from /screen/labels, a snapshot from /screen/data, then live snapshots
+   over SSE (/screen/stream).
    All URLs are /screen-prefixed so the page works behind the gateway. No personal data is shown. */
 (function () {
   "use strict";
-  const TOPIC_ZH = {
-    "grid.event.reported": "新诉求受理", "order.dispatched": "派单", "department.checked-in": "部门报到",
-    "order.resolved": "部门办结", "order.returned": "退单", "order.escalated": "督办升级", "deadline.missed": "超期",
-    "case.resolved": "案件办结", "case.closed": "案件结案", "case.reopened": "案件重开", "mediation.booked": "预约调解",
-    "mediation.confirmed": "司法确认", "weak-signal.reported": "弱信号上报", "weak-signal.flagged": "弱信号预警",
-  };
+  let TOPIC_ZH = {};  // event labels from the event registry (/screen/labels)
   const STATUS_ZH = { new: "新发现", assigned: "已指派", handled: "已处置", dismissed: "已排除" };
   const charts = {};
   let lastTickerId = 0;
@@ -107,7 +103,10 @@
   window.addEventListener("resize", () => Object.values(charts).forEach((c) => c.resize()));
   document.addEventListener("DOMContentLoaded", () => {
     tick(); setInterval(tick, 1000);
-    fetch("/screen/data", { cache: "no-store" }).then((r) => r.ok ? r.json() : null).then((s) => { if (s) render(s); })
+    fetch("/screen/labels").then((r) => r.ok ? r.json() : {}).catch(() => ({}))
+      .then((labels) => { TOPIC_ZH = Object.fromEntries(Object.entries(labels).map(([t, l]) => [t, l.zh])); })
+      .then(() => fetch("/screen/data", { cache: "no-store" }))
+      .then((r) => r.ok ? r.json() : null).then((s) => { if (s) render(s); })
       .finally(connect);
   });
 })();

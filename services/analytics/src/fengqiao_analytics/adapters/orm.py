@@ -1,7 +1,7 @@
 """ORM tables of the analytics service (its own database).
 
 Everything except ``a_emitted`` (and the event tables) is a read model: it can be truncated and rebuilt by
-replaying the topics (see ``service.rebuild``)."""
+replaying the topics (see ``usecases/rebuild.py``)."""
 
 from fengqiao_events import add_event_tables
 from sqlalchemy import (

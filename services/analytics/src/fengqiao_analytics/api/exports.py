@@ -1,9 +1,5 @@
-"""Exports of cases, orders and weak signals as CSV or Excel (xlsx), with filters.
-
-Events carry no personal data (no names, phones or ID numbers), so the read models hold none either; the
-few columns that identify a person indirectly - the pseudonymous requester id, the name of the officer
-who signed for an order, the requester subject of a signal - are masked unless the caller's role may see
-personal data (Principal.may_see_pii)."""
+"""Exports of cases, orders and weak signals as CSV or Excel (xlsx), with filters (masking: see
+usecases/exports.py). This module only writes the file formats."""
 
 from __future__ import annotations
 
@@ -15,14 +11,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
-from fengqiao_common.db import Session
-from fengqiao_common.errors import ApiError
 
-from .. import queries
-from .deps import PREFIX, CtxDep, Reader
+from ..usecases import exports as uc
+from .access import PREFIX, DepsDep, Reader
 
 router = APIRouter(prefix=f"{PREFIX}/exports", tags=["exports"])
-MASK = "***"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS_ZH = {
     "case_id": "案件ID", "case_no": "案件编号", "status": "状态", "channel": "渠道", "category": "领域",
     "grade": "等级", "grid": "网格", "community": "社区", "reported_at": "受理时间", "people_involved": "涉及人数",
@@ -36,6 +30,9 @@ HEADERS_ZH = {
     "assignee": "责任人/部门", "first_at": "发现时间", "became_case_id": "转为案件", "reasons": "原因",
     "subject": "对象",
 }
+FILE_RESPONSES = {200: {"description": "The export as a file (UTF-8 CSV with BOM, or an xlsx workbook)",
+                        "content": {"text/csv": {"schema": {"type": "string"}},
+                                    XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _cell(v, xlsx: bool = False, tz=None):
@@ -50,46 +47,33 @@ def _cell(v, xlsx: bool = False, tz=None):
     return v
 
 
-@router.get("/{kind}.{fmt}", operation_id="analytics_export",
+@router.get("/{kind}.{fmt}", operation_id="analytics_export", response_class=Response, responses=FILE_RESPONSES,
             summary="Export cases, orders or weak signals as CSV or xlsx")
 async def export(
-    kind: Literal["cases", "orders", "signals"], fmt: Literal["csv", "xlsx"], ctx: CtxDep, session: Session,
-    principal: Reader,
+    kind: Literal["cases", "orders", "signals"], fmt: Literal["csv", "xlsx"], deps: DepsDep, principal: Reader,
     date_from: date | None = Query(None, alias="from"), date_to: date | None = Query(None, alias="to"),
     domain: str | None = Query(None, max_length=50), grade: Literal["red", "orange", "yellow", "blue"] | None = None,
     status: str | None = Query(None, max_length=30), grid: str | None = Query(None, max_length=50),
     community: str | None = Query(None, max_length=50), department: str | None = Query(None, max_length=50),
     channel: str | None = Query(None, max_length=30), rule: str | None = Query(None, max_length=50),
-):
-    if date_from and date_to and date_to < date_from:
-        raise ApiError(422, "validation_failed", "请求参数有误", "request validation failed", fields=[{
-            "field": "to", "loc": ["query", "to"], "code": "date_range",
-            "message_zh": "结束日期不能早于开始日期", "message_en": "'to' must not be before 'from'"}])
-    filters = dict(date_from=date_from, date_to=date_to, domain=domain, grade=grade, status=status, grid=grid,
-                   community=community, department=department, channel=channel, rule=rule, tz=ctx.tz)
-    columns = {"cases": queries.CASE_COLUMNS, "orders": queries.ORDER_COLUMNS, "signals": queries.SIGNAL_COLUMNS}[kind]
-    masked = set() if principal.may_see_pii else queries.PII_COLUMNS[kind]
-    stmt = queries.export_query(kind, filters).limit(ctx.settings.export_max_rows)
-    header = [f"{HEADERS_ZH.get(c, c)} {c}" for c in columns]
-
-    def shape(row, xlsx: bool = False) -> list:
-        return [MASK if (c in masked and row[i] is not None) else _cell(row[i], xlsx, ctx.tz)
-                for i, c in enumerate(columns)]
-
-    stamp = datetime.now(ctx.tz).strftime("%Y%m%d-%H%M")
-    filename = f"fengqiao-{kind}-{stamp}.{fmt}"
+) -> Response:
+    q = uc.ExportQuery(kind, date_from, date_to, dict(domain=domain, grade=grade, status=status, grid=grid,
+                                                      community=community, department=department, channel=channel,
+                                                      rule=rule))
+    tz = deps.context.tz
+    ex = await uc.export(deps.uow(), deps.context, principal, q, max_rows=deps.settings.export_max_rows)
+    header = [f"{HEADERS_ZH.get(c, c)} {c}" for c in ex.columns]
+    filename = f"fengqiao-{kind}-{ex.stamp.strftime('%Y%m%d-%H%M')}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
-        result = await session.stream(stmt)
-
         async def body():
             buf = io.StringIO()
             w = csv.writer(buf)
             buf.write("\ufeff")  # so that Excel opens UTF-8 Chinese correctly
             w.writerow(header)
-            async for part in result.partitions(1000):
+            async for part in ex.rows:
                 for row in part:
-                    w.writerow(shape(row))
+                    w.writerow([_cell(v, False, tz) for v in row])
                 yield buf.getvalue().encode()
                 buf.seek(0)
                 buf.truncate()
@@ -102,12 +86,9 @@ async def export(
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(kind)
     ws.append(header)
-    result = await session.stream(stmt)
-    async for part in result.partitions(1000):
+    async for part in ex.rows:
         for row in part:
-            ws.append(shape(row, xlsx=True))
+            ws.append([_cell(v, True, tz) for v in row])
     out = io.BytesIO()
     wb.save(out)
-    return Response(out.getvalue(), headers=disposition,
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
+    return Response(out.getvalue(), headers=disposition, media_type=XLSX)

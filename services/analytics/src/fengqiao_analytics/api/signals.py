@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fengqiao_common.db import Session
 from pydantic import BaseModel, Field
 
-from .. import queries, service
-from ..domain import signals as ws
-from .deps import PREFIX, CtxDep, Reader, Triager
+from ..usecases import signals
+from .access import PREFIX, DepsDep, Reader, Triager
+from .schemas import Rules, SignalStats, WeakSignalDetail, WeakSignalPage
 
 router = APIRouter(prefix=f"{PREFIX}/weak-signals", tags=["weak signals"])
 
@@ -21,39 +20,38 @@ class StatusChange(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-@router.get("", operation_id="analytics_weak_signals", summary="List weak signals")
+@router.get("", operation_id="analytics_weak_signals", response_model=WeakSignalPage, summary="List weak signals")
 async def list_signals(
-    session: Session, principal: Reader,
+    deps: DepsDep, principal: Reader,
     status: Literal["new", "assigned", "handled", "dismissed"] | None = None,
     rule: str | None = Query(None, max_length=50), grid: str | None = Query(None, max_length=50),
     community: str | None = Query(None, max_length=50),
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
 ):
-    total, rows = await queries.list_signals(session, status=status, rule=rule, grid=grid, community=community,
-                                             limit=limit, offset=offset)
-    return {"total": total, "items": [queries.public_signal(r, pii=principal.may_see_pii) for r in rows]}
+    f = signals.SignalFilter(status=status, rule=rule, grid=grid, community=community, limit=limit, offset=offset)
+    return await signals.list_signals(deps.uow(), principal, f)
 
 
-@router.get("/stats", operation_id="analytics_weak_signal_stats",
+@router.get("/stats", operation_id="analytics_weak_signal_stats", response_model=SignalStats,
             summary="Ledger statistics, including how many reported signals later became cases")
-async def stats(session: Session, _: Reader):
-    return await queries.signal_stats(session)
+async def stats(deps: DepsDep, _: Reader):
+    return await signals.signal_stats(deps.uow())
 
 
-@router.get("/rules", operation_id="analytics_weak_signal_rules", summary="The rules and their thresholds")
-async def rules(ctx: CtxDep, _: Reader):
-    return {"rules": [{"code": k, "name_zh": v["zh"], "name_en": v["en"]} for k, v in ws.RULES.items()],
-            "thresholds": ctx.thresholds.model_dump(),
-            "transitions": {k: sorted(v) for k, v in ws.TRANSITIONS.items()}}
+@router.get("/rules", operation_id="analytics_weak_signal_rules", response_model=Rules,
+            summary="The rules and their thresholds")
+async def rules(deps: DepsDep, _: Reader):
+    return signals.rules(deps.context)
 
 
-@router.get("/{signal_id}", operation_id="analytics_weak_signal", summary="One weak signal with its history")
-async def get_signal(signal_id: str, session: Session, principal: Reader):
-    return queries.public_signal(await service.get_signal(session, signal_id), pii=principal.may_see_pii)
+@router.get("/{signal_id}", operation_id="analytics_weak_signal", response_model=WeakSignalDetail,
+            summary="One weak signal with its history")
+async def get_signal(signal_id: str, deps: DepsDep, principal: Reader):
+    return await signals.get_signal(deps.uow(), principal, signal_id)
 
 
-@router.post("/{signal_id}/status", operation_id="analytics_weak_signal_status",
+@router.post("/{signal_id}/status", operation_id="analytics_weak_signal_status", response_model=WeakSignalDetail,
              summary="Change a signal's status (new → assigned → handled / dismissed)")
-async def change_status(signal_id: str, body: StatusChange, ctx: CtxDep, session: Session, principal: Triager):
-    row = await service.change_signal_status(ctx, session, signal_id, body.status, body.assignee, body.note, principal)
-    return queries.public_signal(row, pii=principal.may_see_pii)
+async def change_status(signal_id: str, body: StatusChange, deps: DepsDep, principal: Triager):
+    cmd = signals.StatusChange(signal_id, body.status, body.assignee, body.note)
+    return await signals.change_status(deps.uow(), principal, cmd)

@@ -5,35 +5,36 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fengqiao_common.db import Session
 
-from .. import queries
-from .deps import PREFIX, CtxDep, Reader
+from ..usecases import situation
+from .access import PREFIX, DepsDep, Reader
+from .schemas import DayTrends, Departments, Mediation, Summary, WeekTrends
 
 router = APIRouter(prefix=PREFIX, tags=["situation"])
+RANKING_RULE = "mean of response, resolution and satisfaction rates; a missing rate counts as 0"
 
 
-@router.get("/summary", operation_id="analytics_summary",
+@router.get("/summary", operation_id="analytics_summary", response_model=Summary,
             summary="Situation: totals (all time, today, week, month), open, overdue, breakdowns")
-async def summary(ctx: CtxDep, session: Session, _: Reader):
-    return await queries.summary(ctx, session)
+async def summary(deps: DepsDep, _: Reader):
+    return await situation.summary(deps.uow(), deps.context)
 
 
-@router.get("/departments", operation_id="analytics_departments",
+@router.get("/departments", operation_id="analytics_departments", response_model=Departments,
             summary="Departments ranked by the three rates (response, resolution, satisfaction)")
-async def departments(ctx: CtxDep, session: Session, _: Reader):
-    return {"ranking_rule": "mean of response, resolution and satisfaction rates; a missing rate counts as 0",
-            "items": await queries.departments(ctx, session)}
+async def departments(deps: DepsDep, _: Reader):
+    return {"ranking_rule": RANKING_RULE, "items": await situation.departments(deps.uow(), deps.context)}
 
 
-@router.get("/mediation", operation_id="analytics_mediation",
+@router.get("/mediation", operation_id="analytics_mediation", response_model=Mediation,
             summary="Mediation: bookings, sessions, agreements, judicial confirmations")
-async def mediation(ctx: CtxDep, session: Session, _: Reader):
-    return await queries.mediation(ctx, session)
+async def mediation(deps: DepsDep, _: Reader):
+    return await situation.mediation(deps.uow(), deps.context)
 
 
-@router.get("/trends", operation_id="analytics_trends", summary="Cases reported (and resolved) by day or week")
-async def trends(ctx: CtxDep, session: Session, _: Reader,
+@router.get("/trends", operation_id="analytics_trends", response_model=DayTrends | WeekTrends,
+            summary="Cases reported (and resolved) by day or week")
+async def trends(deps: DepsDep, _: Reader,
                  period: Literal["day", "week"] = "day",
                  n: int = Query(30, ge=1, le=366, description="number of periods up to today")):
-    return await queries.trends(ctx, session, period, n)
+    return await situation.trends(deps.uow(), deps.context, period, n)

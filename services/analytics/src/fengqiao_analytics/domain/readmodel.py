@@ -336,3 +336,10 @@ def rank(departments: list[dict]) -> list[dict]:
         d["rank"] = i
     rest = [d | {"rank": None} for d in departments if d["score"] is None]
     return ranked + rest
+
+
+def ticker_row(topic: str, at: datetime | None, *, case_no=None, grid=None, category=None, grade=None,
+               department=None) -> Row:
+    """One line of the live ticker (no personal data)."""
+    return {"at": at, "topic": topic, "case_no": case_no, "grid": grid, "category": category, "grade": grade,
+            "department": department}
