@@ -193,3 +193,38 @@ async def test_deliveries_and_redeliver():
     assert uow.db.deliveries["d1"]["attempts"] == 2
     with pytest.raises(NotFound):
         await uc.redeliver(uow, SYSTEM, "nope")
+
+
+async def test_the_pump_keeps_sending_while_a_slow_send_is_in_flight():
+    from fengqiao_intake.usecases.webhook_delivery import DeliveryPump
+
+    uow, c, _ = world()
+    slow_hook = (await _register(uow, c, url=URL + "/slow")).item
+    fast_hook = (await _register(uow, c, url=URL + "/fast")).item
+    release = asyncio.Event()
+
+    class Gate(FakeSender):
+        async def send(self, url, body, headers):
+            if url.endswith("/slow"):
+                await release.wait()
+            return await super().send(url, body, headers)
+
+    pump = DeliveryPump(lambda: uow, sender=Gate([200]), policy=POLICY, lease_seconds=30, clock=uow.clock,
+                        concurrency=2)
+    _queue(uow, slow_hook["id"], "slow")
+    assert await pump.step() == 1
+    _queue(uow, fast_hook["id"], "fast")
+    assert await pump.step() == 1  # claimed although the slow send has not finished
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert uow.db.deliveries["fast"]["status"] == "succeeded"
+    assert uow.db.deliveries["slow"]["status"] == "pending" and len(pump.in_flight) == 1
+    _queue(uow, fast_hook["id"], "fast2")
+    _queue(uow, fast_hook["id"], "fast3")
+    assert await pump.step() == 1  # one free slot: one claimed, the other stays due
+    release.set()
+    await pump.drain()
+    assert await pump.step() == 1
+    await pump.drain()
+    assert {d["status"] for d in uow.db.deliveries.values()} == {"succeeded"}
+    await pump.close()

@@ -13,7 +13,7 @@ from .adapters.egress import HttpSender
 from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
 from .config import Settings
 from .domain.webhooks import RetryPolicy
-from .usecases.webhook_delivery import deliver_due
+from .usecases.webhook_delivery import DeliveryPump
 
 WEBHOOK_BATCH = 20
 
@@ -31,18 +31,18 @@ async def _close(runtime: Runtime) -> None:
 
 
 async def webhook_worker(runtime: Runtime) -> None:
-    """Background task: deliver due webhooks, retrying with backoff (state lives in the database)."""
+    """Background task: deliver due webhooks, retrying with backoff (state lives in the database); up to
+    ``INTAKE_WEBHOOK_CONCURRENCY`` sends in flight, each within one deadline."""
     d: deps.Deps = runtime.deps
     s = d.settings
     policy = RetryPolicy(s.webhook_max_attempts, s.webhook_backoff_base, s.webhook_backoff_max)
     async with httpx.AsyncClient() as client:
-        sender = HttpSender(client, s)
-
-        async def step() -> int:
-            return await deliver_due(d.uow, sender=sender, policy=policy, lease_seconds=s.webhook_lease_seconds,
-                                     clock=d.clock, batch=WEBHOOK_BATCH, concurrency=s.webhook_concurrency)
-
-        await periodic(step, s.webhook_poll_interval, name="webhooks")
+        pump = DeliveryPump(d.uow, sender=HttpSender(client, s), policy=policy, lease_seconds=s.webhook_lease_seconds,
+                            clock=d.clock, concurrency=s.webhook_concurrency, batch=WEBHOOK_BATCH)
+        try:
+            await periodic(pump.step, s.webhook_poll_interval, name="webhooks")
+        finally:
+            await pump.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

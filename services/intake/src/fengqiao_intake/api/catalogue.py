@@ -45,12 +45,14 @@ async def grid(code: str, d: DepsDep):
     return g.model_dump()
 
 
-@router.get("/domains", operation_id="list_domains", response_model=list[Domain], summary="The '8+N' domains (case categories)")
+@router.get("/domains", operation_id="list_domains", response_model=list[Domain],
+            summary="The '8+N' domains (case categories)")
 async def domains(d: DepsDep):
     return [x.model_dump() for x in d.jurisdiction.domains]
 
 
-@router.get("/grades", operation_id="list_grades", response_model=list[Grade], summary="Grades with colours and time limits")
+@router.get("/grades", operation_id="list_grades", response_model=list[Grade],
+            summary="Grades with colours and time limits")
 async def grades(d: DepsDep):
     return [g.model_dump() for g in d.jurisdiction.grades]
 

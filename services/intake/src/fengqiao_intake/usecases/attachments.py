@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import NotFound, TooLarge, Unsupported, field_error
@@ -11,6 +12,9 @@ from fengqiao_common.ids import new_id
 from ..domain import attachments as rules
 from ..domain import idempotency as idem
 from .common import Created, bad, visible_case
+
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
 
 SCOPE = "attachment"
 
@@ -22,7 +26,7 @@ class Upload:
     idempotency_key: str | None = None
 
 
-async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | None:
+async def _replayed(uow: IntakeUoW, caller: str, key: str, request_hash: str) -> Created | None:
     hit = await uow.idempotency.lookup(caller, SCOPE, key)
     if hit is None:
         return None
@@ -30,7 +34,7 @@ async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | 
     return Created(await uow.attachments.get(hit[1]), False)
 
 
-async def store_attachment(uow, principal: Principal, cmd: Upload, *, storage, max_bytes: int) -> Created:
+async def store_attachment(uow: IntakeUoW, principal: Principal, cmd: Upload, *, storage, max_bytes: int) -> Created:
     filename = rules.clean_filename(cmd.filename)
     data, key = cmd.data, cmd.idempotency_key
     request_hash = rules.request_hash(data, filename)
@@ -71,7 +75,7 @@ async def store_attachment(uow, principal: Principal, cmd: Upload, *, storage, m
     return Created(row, True)
 
 
-async def read_attachment(uow, principal: Principal, attachment_id: str, *, storage) -> tuple[dict, bytes]:
+async def read_attachment(uow: IntakeUoW, principal: Principal, attachment_id: str, *, storage) -> tuple[dict, bytes]:
     """The uploader reads their own; anyone else only through a case they may see (404 otherwise)."""
     async with uow:
         row = await uow.attachments.get(attachment_id)

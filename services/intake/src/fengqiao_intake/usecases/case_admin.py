@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, NotFound
@@ -14,6 +15,9 @@ from ..schemas import MergeIn, RatingIn, RegradeIn
 from .common import actor, actor_json, bad, visible_case
 from .status import recompute_status
 
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
+
 
 @dataclass
 class Merged:
@@ -21,7 +25,7 @@ class Merged:
     into: dict
 
 
-async def regrade(uow, principal: Principal, ref: str, cmd: RegradeIn) -> dict:
+async def regrade(uow: IntakeUoW, principal: Principal, ref: str, cmd: RegradeIn) -> dict:
     async with uow:
         case = await visible_case(uow, principal, ref, lock=True)
         if case["grade"] == cmd.grade:
@@ -38,7 +42,7 @@ async def regrade(uow, principal: Principal, ref: str, cmd: RegradeIn) -> dict:
     return case | {"grade": cmd.grade, "grade_reasons": reasons, "updated_at": at}
 
 
-async def merge(uow, principal: Principal, ref: str, cmd: MergeIn) -> Merged:
+async def merge(uow: IntakeUoW, principal: Principal, ref: str, cmd: MergeIn) -> Merged:
     async with uow:
         source = await visible_case(uow, principal, ref)
         try:
@@ -75,7 +79,7 @@ async def merge(uow, principal: Principal, ref: str, cmd: MergeIn) -> Merged:
     return Merged(source, target)
 
 
-async def rate(uow, principal: Principal, ref: str, cmd: RatingIn) -> dict:
+async def rate(uow: IntakeUoW, principal: Principal, ref: str, cmd: RatingIn) -> dict:
     async with uow:
         case = await visible_case(uow, principal, ref, lock=True)
         if case["status"] not in status_rules.RATEABLE:

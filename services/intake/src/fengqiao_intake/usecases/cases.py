@@ -9,6 +9,7 @@ also locks and links them). Same caller + Idempotency-Key: the first case, nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import EXTERNAL_SYSTEM, Principal
 from fengqiao_common.errors import Forbidden, field_error
@@ -23,6 +24,9 @@ from ..domain.timeline import note
 from ..domain.visibility import may_report_in
 from ..schemas import CaseIn, DemandIn, GridEventIn, PetitionIn
 from .common import Context, Created, actor, actor_json, bad
+
+if TYPE_CHECKING:
+    from ..adapters.case_writer import NewCaseUoW
 
 
 @dataclass
@@ -57,7 +61,7 @@ def _place(ctx: Context, body: CaseIn, *, snap: bool) -> tuple[str | None, str |
     return None, community
 
 
-async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | None:
+async def _replayed(uow: NewCaseUoW, caller: str, key: str, request_hash: str) -> Created | None:
     existing = await uow.new_cases.by_idempotency(caller, key)
     if existing is None:
         return None
@@ -65,7 +69,7 @@ async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | 
     return Created(existing, False)
 
 
-async def create_case(uow, principal: Principal, cmd: NewCase, *, ctx: Context) -> Created:
+async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ctx: Context) -> Created:
     body, key, channel = cmd.body, cmd.idempotency_key, cmd.channel
     caller = principal.sub
     request_hash = idem.model_hash(body)
@@ -155,12 +159,12 @@ async def create_case(uow, principal: Principal, cmd: NewCase, *, ctx: Context) 
     return Created(row, True)
 
 
-async def report_grid_event(uow, principal: Principal, body: GridEventIn, *, ctx: Context,
+async def report_grid_event(uow: NewCaseUoW, principal: Principal, body: GridEventIn, *, ctx: Context,
                             idempotency_key: str | None = None) -> Created:
     return await create_case(uow, principal, NewCase(body, "grid_app", idempotency_key=idempotency_key), ctx=ctx)
 
 
-async def register_petition(uow, principal: Principal, body: PetitionIn, *, ctx: Context,
+async def register_petition(uow: NewCaseUoW, principal: Principal, body: PetitionIn, *, ctx: Context,
                             idempotency_key: str | None = None) -> Created:
     requester = body.requester.model_dump() | {"role": "requester"}
     return await create_case(uow, principal, NewCase(body, "petition", sub_channel=body.channel,
@@ -168,7 +172,7 @@ async def register_petition(uow, principal: Principal, body: PetitionIn, *, ctx:
                              ctx=ctx)
 
 
-async def submit_demand(uow, principal: Principal, body: DemandIn, *, ctx: Context,
+async def submit_demand(uow: NewCaseUoW, principal: Principal, body: DemandIn, *, ctx: Context,
                         idempotency_key: str | None = None) -> Created:
     extra = [body.requester.model_dump() | {"role": "requester"}] if body.requester else []
     return await create_case(uow, principal, NewCase(body, "external", idempotency_key=idempotency_key,

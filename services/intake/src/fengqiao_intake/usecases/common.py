@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from fengqiao_common.auth import Principal
@@ -12,6 +12,9 @@ from fengqiao_common.jurisdiction import Jurisdiction
 from fengqiao_events.payloads.common import Actor
 
 from ..domain.visibility import case_scope
+
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
 
 
 @dataclass
@@ -49,7 +52,7 @@ def actor_json(principal: Principal) -> dict:
     return actor(principal).model_dump(mode="json")
 
 
-async def visible_case(uow, principal: Principal | None, ref: str, *, lock: bool = False) -> dict:
+async def visible_case(uow: IntakeUoW, principal: Principal | None, ref: str, *, lock: bool = False) -> dict:
     """By id or case number; NotFound when missing *or* not visible (no existence leak)."""
     case = await uow.cases.get(ref, case_scope(principal) if principal is not None else None, lock=lock)
     if case is None:

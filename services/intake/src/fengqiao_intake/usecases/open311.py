@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
 
 
 @dataclass
@@ -22,7 +26,7 @@ class Open311Request:
     context: dict  # department, resolve_by (latest order), note (latest status note)
 
 
-async def find_requests(uow, q: RequestQuery) -> list[Open311Request]:
+async def find_requests(uow: IntakeUoW, q: RequestQuery) -> list[Open311Request]:
     async with uow:
         if q.ids:
             rows = await uow.cases.open311(ids=q.ids, limit=q.limit)
@@ -33,6 +37,6 @@ async def find_requests(uow, q: RequestQuery) -> list[Open311Request]:
     return [Open311Request(r, ctx.get(r["id"], {})) for r in rows]
 
 
-async def status_updates(uow, start: datetime, end: datetime, *, limit: int) -> list[dict]:
+async def status_updates(uow: IntakeUoW, start: datetime, end: datetime, *, limit: int) -> list[dict]:
     async with uow:
         return await uow.timeline.open311_updates(start, end, limit)

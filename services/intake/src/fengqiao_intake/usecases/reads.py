@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 
 from ..domain.visibility import case_scope
 from .common import visible_case
+
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
 
 
 @dataclass
@@ -38,7 +42,7 @@ class CaseDetail:
     merged_into_case_no: str | None
 
 
-async def list_cases(uow, principal: Principal, q: CaseQuery) -> CasePage:
+async def list_cases(uow: IntakeUoW, principal: Principal, q: CaseQuery) -> CasePage:
     async with uow:
         rows, total = await uow.cases.list(
             case_scope(principal), filters={"status": q.status, "category": q.category, "grid": q.grid,
@@ -47,7 +51,7 @@ async def list_cases(uow, principal: Principal, q: CaseQuery) -> CasePage:
     return CasePage(rows, total, q.limit, q.offset)
 
 
-async def get_case(uow, principal: Principal, ref: str) -> CaseDetail:
+async def get_case(uow: IntakeUoW, principal: Principal, ref: str) -> CaseDetail:
     async with uow:
         case = await visible_case(uow, principal, ref)
         nos = await uow.cases.case_nos([case["duplicate_of"], case["merged_into"]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from fengqiao_common.ids import new_id
@@ -13,10 +14,14 @@ from ..domain import status as status_rules
 from ..domain.timeline import note
 from ..domain.webhooks import status_changed_body
 
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
+
 log = structlog.get_logger("fengqiao.intake")
 
 
-async def enqueue_status_webhooks(uow, case: dict, old: str, new: str, *, at: datetime, note_text: str) -> int:
+async def enqueue_status_webhooks(uow: IntakeUoW, case: dict, old: str, new: str, *, at: datetime,
+                                  note_text: str) -> int:
     """Queue one delivery per active webhook of every external system that requested this case."""
     hooks = await uow.webhooks.active_ids(await uow.cases.requester_systems(case["id"]))
     if not hooks:
@@ -34,7 +39,7 @@ async def enqueue_status_webhooks(uow, case: dict, old: str, new: str, *, at: da
     return len(hooks)
 
 
-async def recompute_status(uow, case: dict, *, note_text: str, at: datetime) -> str:
+async def recompute_status(uow: IntakeUoW, case: dict, *, note_text: str, at: datetime) -> str:
     """Fold the timeline into the status; on a change, store it and queue webhooks (updates ``case``)."""
     old = case["status"]
     new = status_rules.recompute(old, await uow.timeline.effects(case["id"]))
@@ -47,7 +52,7 @@ async def recompute_status(uow, case: dict, *, note_text: str, at: datetime) -> 
     return new
 
 
-async def record_event(uow, env: Envelope, payload: BaseModel) -> bool:
+async def record_event(uow: IntakeUoW, env: Envelope, payload: BaseModel) -> bool:
     """Consumer side: one order / check-in / mediation / closure event onto its case's timeline (and
     status). False when there is nothing to do: no case, an unknown case, or a duplicate delivery."""
     case_id = getattr(payload, "case_id", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Forbidden
 from fengqiao_common.ids import new_id
@@ -12,8 +14,11 @@ from ..domain.visibility import may_report_in, signal_scope
 from ..schemas import WeakSignalIn
 from .common import Context, Created, actor, actor_json, bad
 
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
 
-async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | None:
+
+async def _replayed(uow: IntakeUoW, caller: str, key: str, request_hash: str) -> Created | None:
     row = await uow.weak_signals.by_idempotency(caller, key)
     if row is None:
         return None
@@ -21,7 +26,7 @@ async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | 
     return Created(row, False)
 
 
-async def report_weak_signal(uow, principal: Principal, cmd: WeakSignalIn, *, ctx: Context,
+async def report_weak_signal(uow: IntakeUoW, principal: Principal, cmd: WeakSignalIn, *, ctx: Context,
                              idempotency_key: str | None = None) -> Created:
     j, key = ctx.jurisdiction, idempotency_key
     request_hash = idem.model_hash(cmd)
@@ -59,6 +64,6 @@ async def report_weak_signal(uow, principal: Principal, cmd: WeakSignalIn, *, ct
     return Created(row, True)
 
 
-async def list_weak_signals(uow, principal: Principal, *, limit: int, offset: int) -> list[dict]:
+async def list_weak_signals(uow: IntakeUoW, principal: Principal, *, limit: int, offset: int) -> list[dict]:
     async with uow:
         return await uow.weak_signals.list(signal_scope(principal), limit, offset)

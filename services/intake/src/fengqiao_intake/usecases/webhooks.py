@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, Forbidden, NotFound
@@ -15,11 +16,14 @@ from ..domain.egress import EgressRefused
 from ..domain.visibility import webhook_owner
 from .common import Context, Created, bad
 
+if TYPE_CHECKING:
+    from ..adapters.uow import IntakeUoW
+
 SCOPE = "webhook"
 DestinationCheck = Callable[[str], Awaitable[None]]  # raises EgressRefused
 
 
-async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | None:
+async def _replayed(uow: IntakeUoW, caller: str, key: str, request_hash: str) -> Created | None:
     hit = await uow.idempotency.lookup(caller, SCOPE, key)
     if hit is None:
         return None
@@ -27,7 +31,8 @@ async def _replayed(uow, caller: str, key: str, request_hash: str) -> Created | 
     return Created(await uow.webhooks.get(hit[1]), False)
 
 
-async def register_webhook(uow, principal: Principal, url: str, *, ctx: Context, check_destination: DestinationCheck,
+async def register_webhook(uow: IntakeUoW, principal: Principal, url: str, *, ctx: Context,
+                           check_destination: DestinationCheck,
                            idempotency_key: str | None = None) -> Created:
     """The signing secret is in the result (shown once)."""
     key = idempotency_key
@@ -60,19 +65,19 @@ async def register_webhook(uow, principal: Principal, url: str, *, ctx: Context,
     return Created(row, True)
 
 
-async def _own(uow, principal: Principal, webhook_id: str) -> dict:
+async def _own(uow: IntakeUoW, principal: Principal, webhook_id: str) -> dict:
     hook = await uow.webhooks.get(webhook_id, webhook_owner(principal))
     if hook is None:
         raise NotFound("webhook", "回调")
     return hook
 
 
-async def list_webhooks(uow, principal: Principal) -> list[dict]:
+async def list_webhooks(uow: IntakeUoW, principal: Principal) -> list[dict]:
     async with uow:
         return await uow.webhooks.list(webhook_owner(principal))
 
 
-async def delete_webhook(uow, principal: Principal, webhook_id: str) -> None:
+async def delete_webhook(uow: IntakeUoW, principal: Principal, webhook_id: str) -> None:
     """Deactivates it (the deliveries stay readable)."""
     async with uow:
         await _own(uow, principal, webhook_id)
@@ -80,13 +85,13 @@ async def delete_webhook(uow, principal: Principal, webhook_id: str) -> None:
         await uow.commit()
 
 
-async def list_deliveries(uow, principal: Principal, webhook_id: str, *, limit: int) -> list[dict]:
+async def list_deliveries(uow: IntakeUoW, principal: Principal, webhook_id: str, *, limit: int) -> list[dict]:
     async with uow:
         await _own(uow, principal, webhook_id)
         return await uow.webhooks.deliveries(webhook_id, limit)
 
 
-async def redeliver(uow, principal: Principal, delivery_id: str) -> dict:
+async def redeliver(uow: IntakeUoW, principal: Principal, delivery_id: str) -> dict:
     async with uow:
         row = await uow.webhooks.delivery(delivery_id, lock=True)
         if row is None:
