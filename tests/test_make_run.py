@@ -1,8 +1,8 @@
-"""`make run` smoke test: the stack comes up, every /readyz is green, Ctrl-C leaves no process behind,
-and a second run after a crash of the supervisor recovers without manual clean-up."""
+"""`make run` smoke test: the stack comes up, every /readyz is green, a second run after a crash of the
+supervisor recovers without manual clean-up, and `make stop` from another terminal leaves no process
+behind (Ctrl-C from a terminal: tests/test_stack_anywhere.py)."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +25,7 @@ def _free_block(n: int = 6) -> int:
 
 
 def _start(env, mode="run"):
-    return subprocess.Popen([sys.executable, "-m", "fengqiao_devstack.stack", mode], env=env,
+    return subprocess.Popen([sys.executable, "-m", "fengqiao_devstack.cli", mode], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -56,7 +56,6 @@ def _stack_processes(run_dir: Path, ports):
 
 def test_make_run_up_ready_and_clean_shutdown_and_crash_recovery():
     run_dir = Path(tempfile.mkdtemp(prefix="fq-run-"))
-    os.chmod(run_dir, 0o755)
     base = _free_block(6)
     pg_port, kafka_port = base + 100, base + 101
     env = {**os.environ, "FQ_RUN_DIR": str(run_dir), "FQ_GATEWAY_PORT": str(base), "FQ_PG_PORT": str(pg_port),
@@ -82,9 +81,13 @@ def test_make_run_up_ready_and_clean_shutdown_and_crash_recovery():
     _wait_for_table(proc)
     assert httpx.get(f"http://127.0.0.1:{base}/readyz", timeout=10).status_code == 200
 
-    proc.send_signal(signal.SIGINT)
+    # `make stop` from another terminal: the supervisor stops everything (and restarts nothing meanwhile)
+    stop = subprocess.run([sys.executable, "-m", "fengqiao_devstack.cli", "stop"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert "stopped" in stop.stdout, stop.stdout + stop.stderr
     proc.wait(60)
     assert proc.returncode == 0
+    assert "restarting" not in proc.stdout.read()
     time.sleep(0.5)
     for port in [*ports, pg_port]:
         assert not port_open("127.0.0.1", port), f"port {port} still open"

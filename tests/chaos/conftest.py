@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -68,7 +67,6 @@ class ChaosServers:
 @pytest.fixture(scope="session")
 def chaos_servers():
     root = Path(tempfile.mkdtemp(prefix="fq-chaos-"))
-    os.chmod(root, 0o755)
     pg = EmbeddedPostgres(root / "pg", free_port(), fast=True)
     broker = TansuBroker(port=free_port(), logfile=root / "tansu.log")
     pg.start()
@@ -78,7 +76,7 @@ def chaos_servers():
         yield ChaosServers(pg, broker)
     finally:
         broker.stop()
-        pg.stop()
+        pg.remove()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -80,7 +80,6 @@ def durable_stack(**kw):
 @pytest.fixture(scope="module")
 def chaos_stack():
     root = Path(tempfile.mkdtemp(prefix="fq-chaos-stack-"))
-    os.chmod(root, 0o755)
     # the checks read every case and its orders back as one user: not what the rate limit is for
     s = durable_stack(run_dir=root, random_ports=True, fast_pg=True, topic_partitions=3,
                       extra_env={"GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000"})
@@ -89,7 +88,7 @@ def chaos_stack():
     try:
         yield s
     finally:
-        s.stop()
+        s.stop(remove_data=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -230,14 +229,16 @@ class Traffic:
         m = await self.get("/api/v1/analytics/mediation", who="leader")
         return Figures(cases["total"], s["total"], s["orders"], m["referred"])
 
-    async def quiet_figures(self, timeout: float = 60) -> Figures:
-        """The figures once nothing moves (analytics has caught up with what came before) - the baseline."""
+    async def quiet_figures(self, timeout: float = SETTLE) -> Figures:
+        """The baseline: once analytics has counted every case intake has (the demo data's included: a
+        freshly started stack is still counting them) and the figures stay still for three readings."""
         deadline = time.monotonic() + timeout
-        last = await self.figures()
+        last, still = await self.figures(), 0
         while True:
-            await asyncio.sleep(2)
+            await asyncio.sleep(1.5)
             now = await self.figures()
-            if now == last:
+            still = still + 1 if now == last and now.a_cases == now.cases else 0
+            if still >= 3:
                 return now
             assert time.monotonic() < deadline, f"{self.name}: figures still moving after {timeout}s: {now}"
             last = now
@@ -287,11 +288,25 @@ class Traffic:
 
         with contextlib.suppress(AssertionError):
             await eventually(analytics_caught_up, timeout=max(1.0, deadline - time.monotonic()), interval=0.5)
-        recovery = time.monotonic() - t_fault
-        await asyncio.sleep(2)  # give a late duplicate the chance to show up
 
         async def mediations(cid: str) -> list[dict]:
             return [m for m in await self.get("/api/v1/mediation/mediations", case_id=cid) if m["source"] == "referral"]
+
+        # every referral has its mediation: the mediation consumer may start late (a kill -9'd member holds
+        # its partitions until its session times out, and the new one joins after)
+        unmediated = set(self.referred)
+
+        async def mediated() -> bool:
+            ids = list(unmediated)
+            for cid, meds in zip(ids, await asyncio.gather(*(mediations(cid) for cid in ids)), strict=True):
+                if meds:
+                    unmediated.discard(cid)
+            return not unmediated
+
+        with contextlib.suppress(AssertionError):
+            await eventually(mediated, timeout=max(1.0, deadline - time.monotonic()), interval=1.0)
+        recovery = time.monotonic() - t_fault
+        await asyncio.sleep(2)  # give a late duplicate the chance to show up
 
         lost = duplicated = missing_cases = 0
         problems: list[str] = []

@@ -28,13 +28,12 @@ def embedded_pg():
         yield None
         return
     root = Path(tempfile.mkdtemp(prefix="fq-test-pg-"))
-    os.chmod(root, 0o755)
     server = EmbeddedPostgres(root / "data", free_port(), fast=True)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
-        server.stop()
+        server.remove()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -88,11 +87,10 @@ def stack():
     from .stack import Stack
 
     root = Path(tempfile.mkdtemp(prefix="fq-stack-"))
-    os.chmod(root, 0o755)
     s = Stack(run_dir=root, random_ports=True, fast_pg=True, topic_partitions=3)
     s.start(timeout=240)
     try:
         yield s
     finally:
-        s.stop()
+        s.stop(remove_data=True)
         shutil.rmtree(root, ignore_errors=True)

@@ -3,8 +3,11 @@
 Starts (unless pointed at real servers by environment variables) an embedded PostgreSQL with one
 database per service and a Tansu broker on loopback, runs every service's migrations, creates the
 topics, starts every service and the gateway as uvicorn subprocesses with demo data, waits until
-each one's /readyz is green and prints the URLs and demo credentials. Ctrl-C (or ``make stop``)
-stops everything it started; a second run after a crash cleans up what the first left behind.
+each one's /readyz is green and prints the URLs and demo credentials (:mod:`.cli`). While it runs,
+:mod:`.supervisor` restarts what crashes. Ctrl-C (or ``make stop``) stops everything it started, also
+when the terminal sends the signal twice; a second run after a crash cleans up what the first left.
+With ``secrets=True`` (``make run``) each run draws its own secrets (:mod:`.runsecrets`) and the
+embedded PostgreSQL requires a password.
 
 Environment:
   FQ_RUN_DIR               state, logs and the PostgreSQL data dir      (default <repo>/.run)
@@ -15,11 +18,11 @@ Environment:
   FQ_KAFKA_PORT            embedded broker port                           (default 9092)
   FQ_GATEWAY_PORT          gateway port                                   (default 8000)
   FQ_DEMO_DATA             load demo data and credentials                 (default true)
+  FQ_RESTART_MAX_CRASHES, FQ_RESTART_WINDOW, FQ_BROKER_REPLAY_WINDOW      see supervisor.py
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import importlib.util
@@ -28,6 +31,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,44 +40,12 @@ import httpx
 import psutil
 from sqlalchemy.engine import make_url
 
+from . import runsecrets
 from .broker import TansuBroker
+from .layout import ServiceDef, default_services, module_exists
 from .postgres import EmbeddedPostgres, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-
-
-@dataclass
-class ServiceDef:
-    name: str
-    factory: str
-    port: int
-    prefix: str
-    database: bool = True
-    package: str = ""
-    ready_path: str = "/readyz"
-
-    def __post_init__(self):
-        self.package = self.package or self.factory.split(".")[0]
-
-
-def default_services(base_port: int = 8000) -> list[ServiceDef]:
-    return [
-        ServiceDef("intake", "fengqiao_intake.main:create_app", base_port + 1, "INTAKE_"),
-        ServiceDef("dispatch", "fengqiao_dispatch.main:create_app", base_port + 2, "DISPATCH_"),
-        ServiceDef("mediation", "fengqiao_mediation.main:create_app", base_port + 3, "MEDIATION_"),
-        ServiceDef("analytics", "fengqiao_analytics.main:create_app", base_port + 4, "ANALYTICS_"),
-        ServiceDef("court", "fengqiao_mediation.court_simulator:create_app", base_port + 5, "COURT_",
-                   database=False, ready_path="/healthz"),
-        ServiceDef("gateway", "fengqiao_gateway.main:create_app", base_port, "GATEWAY_"),
-    ]
-
-
-def _module_exists(factory: str) -> bool:
-    mod = factory.split(":")[0]
-    try:
-        return importlib.util.find_spec(mod) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @dataclass
@@ -90,6 +62,7 @@ class Stack:
     # CPU on each consumer poll even when idle (measured: 0.74 of a core idle with 6, 0.55 with 3);
     # Kubernetes deployments create 12 (deploy/k8s).
     topic_partitions: int = int(os.environ.get("FQ_TOPIC_PARTITIONS", "3"))
+    secrets: bool = False  # per-run secrets and a PostgreSQL password (make run); tests keep the dev ones
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir).resolve()
@@ -102,13 +75,15 @@ class Stack:
             self.gateway_port = self.services[-1].port
         else:
             self.services = default_services(self.gateway_port)
-        self.services = [s for s in self.services if _module_exists(s.factory)]
+        self.services = [s for s in self.services if module_exists(s.factory)]
         self.pg: EmbeddedPostgres | None = None
         self.broker: TansuBroker | None = None
         self.procs: dict[str, subprocess.Popen] = {}
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         self.pg_server_url = os.environ.get("FQ_PG_URL", "")
         self.logs = self.run_dir / "logs"
+        self.run_secrets: dict[str, str] = {}
+        self.given_up: list[str] = []
 
     # -- paths and urls -----------------------------------------------------------------------
     @property
@@ -145,13 +120,7 @@ class Stack:
     # -- recovery -------------------------------------------------------------------------------
     def recover(self) -> None:
         """Stop whatever a previous (crashed) run left: recorded pids, stray services, stale postmaster."""
-        if self.state_file.exists():
-            try:
-                state = json.loads(self.state_file.read_text())
-            except ValueError:
-                state = {}
-            for pid in state.get("pids", {}).values():
-                _kill_if_ours(pid)
+        stop_recorded(self.run_dir, quiet=True)
         ports = {s.port for s in self.services}
         for p in psutil.process_iter(["pid", "cmdline"]):
             cmd = p.info.get("cmdline") or []
@@ -163,19 +132,25 @@ class Stack:
         pids = {name: p.pid for name, p in self.procs.items()}
         if self.broker and self.broker.pid:
             pids["broker"] = self.broker.pid
-        state = {"pids": pids, "pgdata": str(self.pg.datadir) if self.pg else None,
-                 "gateway": self.gateway_url, "services": {s.name: self.url(s.name) for s in self.services}}
-        self.state_file.write_text(json.dumps(state, indent=2))
+        state = {"supervisor": os.getpid(), "pids": pids, "pgdata": str(self.pg.datadir) if self.pg else None,
+                 "gateway": self.gateway_url, "services": {s.name: self.url(s.name) for s in self.services},
+                 "given_up": self.given_up}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.state_file)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.run_dir, 0o755)
+        os.chmod(self.run_dir, 0o700)
         self.logs.mkdir(exist_ok=True)
         self.recover()
         try:
+            if self.secrets:
+                self.run_secrets = runsecrets.generate(self.run_dir, keep_pg_password=True)
             if self._needs_embedded_pg():
-                self.pg = EmbeddedPostgres(self.run_dir / "pgdata", self.pg_port, fast=self.fast_pg)
+                self.pg = EmbeddedPostgres(self.run_dir / "pgdata", self.pg_port, fast=self.fast_pg,
+                                           password=self.run_secrets.get(runsecrets.PG_PASSWORD))
                 self.pg.start()
             if not self.bootstrap:
                 self.broker = TansuBroker(self.kafka_port, logfile=self.logs / "broker.log")
@@ -212,6 +187,7 @@ class Stack:
             f"{svc.prefix}DEMO_DATA": "true" if self.demo else "false",
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(runsecrets.service_env(self.run_secrets))
         if svc.database:
             env[f"{svc.prefix}DATABASE_URL"] = self.database_url(svc)
         names = {s.name for s in self.services}
@@ -254,8 +230,8 @@ class Stack:
         with httpx.Client(timeout=3) as client:
             while pending:
                 for svc in list(pending):
-                    proc = self.procs[svc.name]
-                    if proc.poll() is not None:
+                    proc = self.procs.get(svc.name)  # none: a stack run by another process (attached)
+                    if proc is not None and proc.poll() is not None:
                         if self._rebind(svc):
                             pending = [s for s in self.services if names is None or s.name in names]
                             break
@@ -272,9 +248,8 @@ class Stack:
                     time.sleep(0.3)
 
     def _rebind(self, svc: ServiceDef) -> bool:
-        """With random ports, a port found free can be taken by someone else before the service binds it:
-        give that service a new port and restart every service (their settings name each other's URLs).
-        At most 3 times; False when this was not a lost port."""
+        """With random ports, a port found free can be taken before the service binds it: give it a new
+        port, restart every service (they name each other's URLs). At most 3 times; False: not a lost port."""
         self._rebinds = getattr(self, "_rebinds", 0)
         if not self.random_ports or self._rebinds >= 3 or "address already in use" not in self.log_tail(svc.name, 600):
             return False
@@ -295,7 +270,16 @@ class Stack:
         f = self.logs / f"{name}.log"
         return f.read_text(errors="replace")[-n:] if f.exists() else ""
 
-    def stop(self) -> None:
+    def stop(self, remove_data: bool = False) -> None:
+        """Stop everything this stack started; further SIGINT/SIGTERM are ignored meanwhile (a terminal's
+        Ctrl-C reaches the whole process group, and ``uv run`` forwards another one). ``remove_data``:
+        also delete the embedded PostgreSQL's files (temporary stacks)."""
+        with signals_ignored():
+            self._stop()
+            if remove_data and self.pg:
+                self.pg.remove()
+
+    def _stop(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -320,94 +304,66 @@ class Stack:
         return {}
 
 
-def _kill_if_ours(pid: int) -> None:
+@contextlib.contextmanager
+def signals_ignored():
+    """SIGINT and SIGTERM ignored inside (main thread only; elsewhere signals are not delivered anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+
+
+def _kill_if_ours(pid: int, wait: float = 10) -> None:
+    try:
+        if pid == os.getpid():
+            return
         p = psutil.Process(pid)
         text = " ".join(p.cmdline())
         if "fengqiao" in text or "tansu" in text or "uvicorn" in text:
             p.terminate()
             try:
-                p.wait(10)
+                p.wait(wait)
             except psutil.TimeoutExpired:
                 p.kill()
     except psutil.Error:
         pass
 
 
-def stop_recorded(run_dir: Path) -> None:
-    """``make stop``: stop what a running ``make run`` recorded, from another terminal."""
+def stop_recorded(run_dir: Path, quiet: bool = False) -> bool:
+    """``make stop``: stop what a running ``make run`` recorded, from another terminal. Its supervisor is
+    asked first (SIGTERM: it stops everything itself, and restarts nothing meanwhile); what is left of a
+    run whose supervisor is gone (crashed, or ``up``) is stopped by its recorded pids. False when nothing
+    was recorded."""
     state_file = run_dir / "stack.json"
-    if not state_file.exists():
-        print("nothing recorded as running")
-    else:
+    try:
         state = json.loads(state_file.read_text())
-        for pid in state.get("pids", {}).values():
-            _kill_if_ours(pid)
-        if state.get("pgdata"):
-            EmbeddedPostgres(Path(state["pgdata"]), 0).stop()
-        state_file.unlink(missing_ok=True)
+    except (FileNotFoundError, ValueError):
+        if not quiet:
+            print("nothing recorded as running")
+        return False
+    if state.get("supervisor"):
+        _kill_if_ours(state["supervisor"], wait=90)
+    for pid in state.get("pids", {}).values():
+        _kill_if_ours(pid)
+    if state.get("pgdata"):
+        EmbeddedPostgres.existing(Path(state["pgdata"])).stop()
+    state_file.unlink(missing_ok=True)
+    if not quiet:
         print("stopped")
-
-
-def print_table(stack: Stack) -> None:
-    rows = [("gateway (public API, console)", stack.gateway_url),
-            ("staff console", f"{stack.gateway_url}/console"),
-            ("big screen", f"{stack.gateway_url}/screen"),
-            ("OpenAPI (whole public API)", f"{stack.gateway_url}/docs"),
-            ("readiness of every service", f"{stack.gateway_url}/readyz")]
-    rows += [(f"{s.name} (internal)", stack.url(s.name)) for s in stack.services if s.name != "gateway"]
-    rows += [("Kafka bootstrap", stack.bootstrap)]
-    if stack.pg:
-        rows.append(("PostgreSQL", stack.pg.url("postgres", driver="postgresql")))
-    w = max(len(a) for a, _ in rows)
-    print("\nFengqiao is running\n")
-    for a, b in rows:
-        print(f"  {a:<{w}}  {b}")
-    creds = stack.credentials()
-    if creds:
-        print(f"\nDemo credentials (development only; also in {stack.credentials_file}):\n")
-        for u in creds.get("users", []):
-            extra = u.get("department") or ",".join(u.get("grids", []) or []) or ""
-            print(f"  user     {u.get('role', ''):<20} {u.get('username', ''):<16} {u.get('password', ''):<20} {extra}")
-        for k in creds.get("api_keys", []):
-            print(f"  api key  {k.get('scope', k.get('name', '')):<20} {k.get('key', '')}")
-    print("\nPress Ctrl-C to stop everything.\n", flush=True)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fengqiao-stack", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["run", "stop", "up"], help="run: start and wait for Ctrl-C; "
-                    "up: start, print, exit leaving it running (stop with 'stop'); stop: stop a recorded run")
-    args = ap.parse_args(argv)
-    stack = Stack()
-    if args.command == "stop":
-        stop_recorded(stack.run_dir)
-        return 0
-    stopping = {"flag": False}
+    from .cli import main as cli_main
 
-    def on_signal(signum, _frame):
-        stopping["flag"] = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        print("starting embedded PostgreSQL, Kafka-protocol broker and services ...", flush=True)
-        stack.start()
-        print_table(stack)
-        if args.command == "up":
-            return 0
-        while True:
-            for name, proc in stack.procs.items():
-                if proc.poll() is not None:
-                    print(f"{name} exited ({proc.returncode}); see {stack.logs / (name + '.log')}", flush=True)
-                    raise KeyboardInterrupt
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
-        stack.stop()
-        print("stopped", flush=True)
-        return 0
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
