@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_events.payloads.case import CaseMerged, CaseRated, CaseRegraded, CaseReopened
-from fengqiao_intake.schemas import MergeIn, RatingIn, RegradeIn
 from fengqiao_intake.usecases import case_admin as uc
 from usecase_kit import DISPATCHER, OTHER_WORKER, SYSTEM, demand_body, new_case, world
 
@@ -13,7 +12,7 @@ from usecase_kit import DISPATCHER, OTHER_WORKER, SYSTEM, demand_body, new_case,
 async def test_regrade_changes_the_grade_logs_and_emits():
     uow, c, _ = world()
     case = await new_case(uow, c)
-    out = await uc.regrade(uow, DISPATCHER, case["case_no"], RegradeIn(grade="red", reason="威胁人身安全"))
+    out = await uc.regrade(uow, DISPATCHER, uc.Regrade(case["case_no"], grade="red", reason="威胁人身安全"))
     assert out["grade"] == "red" and uow.db.cases[case["id"]]["grade"] == "red"
     assert uow.db.cases[case["id"]]["grade_reasons"][-1] == "staff:威胁人身安全"
     entry = uow.db.timeline[-1]
@@ -21,7 +20,7 @@ async def test_regrade_changes_the_grade_logs_and_emits():
     [ev] = uow.events_of(CaseRegraded)
     assert (ev.old_grade, ev.new_grade, ev.by.id) == (case["grade"], "red", DISPATCHER.sub)
     with pytest.raises(Conflict) as err:
-        await uc.regrade(uow, DISPATCHER, case["id"], RegradeIn(grade="red", reason="again"))
+        await uc.regrade(uow, DISPATCHER, uc.Regrade(case["id"], grade="red", reason="again"))
     assert err.value.code == "same_grade" and len(uow.events_of(CaseRegraded)) == 1
 
 
@@ -29,7 +28,7 @@ async def test_regrade_of_an_invisible_case_is_not_found():
     uow, c, _ = world()
     case = await new_case(uow, c)
     with pytest.raises(NotFound):
-        await uc.regrade(uow, OTHER_WORKER, case["id"], RegradeIn(grade="red", reason="nope"))
+        await uc.regrade(uow, OTHER_WORKER, uc.Regrade(case["id"], grade="red", reason="nope"))
     assert len(uow.committed_events) == 1
 
 
@@ -38,7 +37,7 @@ async def test_merge_moves_requesters_marks_merged_and_emits():
     target = await new_case(uow, c, SYSTEM)
     source = await new_case(uow, c, SYSTEM.model_copy(update={"sub": "key-yss-2"}), body=demand_body(
         description="同一件事"))
-    merged = await uc.merge(uow, DISPATCHER, source["id"], MergeIn(into=target["case_no"], reason="重复"))
+    merged = await uc.merge(uow, DISPATCHER, uc.Merge(source["id"], into=target["case_no"], reason="重复"))
     assert merged.case["status"] == "merged" and merged.case["merged_into"] == target["id"]
     assert uow.db.cases[source["id"]]["status"] == "merged"
     assert uow.locked == sorted([source["id"], target["id"]])
@@ -49,7 +48,7 @@ async def test_merge_moves_requesters_marks_merged_and_emits():
     [ev] = uow.events_of(CaseMerged)
     assert (ev.case_id, ev.into_case_no) == (source["id"], target["case_no"])
     with pytest.raises(Conflict) as err:
-        await uc.merge(uow, DISPATCHER, source["id"], MergeIn(into=target["id"]))
+        await uc.merge(uow, DISPATCHER, uc.Merge(source["id"], into=target["id"]))
     assert err.value.code == "case_not_open" and err.value.extra["status"] == "merged"
 
 
@@ -57,10 +56,10 @@ async def test_merge_refuses_itself_and_unknown_targets():
     uow, c, _ = world()
     case = await new_case(uow, c)
     with pytest.raises(Invalid) as err:
-        await uc.merge(uow, DISPATCHER, case["id"], MergeIn(into=case["case_no"]))
+        await uc.merge(uow, DISPATCHER, uc.Merge(case["id"], into=case["case_no"]))
     assert err.value.fields[0]["code"] == "same_case"
     with pytest.raises(Invalid) as err:
-        await uc.merge(uow, DISPATCHER, case["id"], MergeIn(into="nope"))
+        await uc.merge(uow, DISPATCHER, uc.Merge(case["id"], into="nope"))
     assert err.value.fields[0]["code"] == "unknown_case"
     assert uow.events_of(CaseMerged) == [] and uow.db.cases[case["id"]]["merged_into"] is None
 
@@ -76,14 +75,14 @@ async def test_rating_needs_a_resolved_case_and_is_taken_once_per_resolution():
     uow, c, _ = world()
     case = await new_case(uow, c, SYSTEM)
     with pytest.raises(Conflict) as err:
-        await uc.rate(uow, SYSTEM, case["id"], RatingIn(rating="satisfied"))
+        await uc.rate(uow, SYSTEM, uc.Rate(case["id"], rating="satisfied"))
     assert err.value.code == "not_resolved"
     _resolve(uow, case["id"])
-    out = await uc.rate(uow, SYSTEM, case["id"], RatingIn(rating="satisfied", comment="好"))
+    out = await uc.rate(uow, SYSTEM, uc.Rate(case["id"], rating="satisfied", comment="好"))
     assert out["last_rating"] == "satisfied" and uow.db.ratings[0]["comment"] == "好"
     assert uow.events_of(CaseRated)[0].rating == "satisfied" and uow.events_of(CaseReopened) == []
     with pytest.raises(Conflict) as err:
-        await uc.rate(uow, SYSTEM, case["id"], RatingIn(rating="unsatisfied"))
+        await uc.rate(uow, SYSTEM, uc.Rate(case["id"], rating="unsatisfied"))
     assert err.value.code == "already_rated"
 
 
@@ -94,7 +93,7 @@ async def test_unsatisfied_reopens_the_case_and_queues_webhooks():
     case = await new_case(uow, c, SYSTEM)
     _resolve(uow, case["id"])
     uow.clock.advance(__import__("datetime").timedelta(minutes=1))
-    out = await uc.rate(uow, SYSTEM, case["id"], RatingIn(rating="unsatisfied", comment="没修好"))
+    out = await uc.rate(uow, SYSTEM, uc.Rate(case["id"], rating="unsatisfied", comment="没修好"))
     assert out["status"] == "reopened" and uow.db.cases[case["id"]]["status"] == "reopened"
     [ev] = uow.events_of(CaseReopened)
     assert ev.reason == "没修好"

@@ -6,9 +6,8 @@ from datetime import timedelta
 
 import pytest
 from fengqiao_common.errors import NotFound
-from fengqiao_intake.schemas import MergeIn
 from fengqiao_intake.usecases import open311, reads
-from fengqiao_intake.usecases.case_admin import merge
+from fengqiao_intake.usecases.case_admin import Merge, merge
 from fengqiao_intake.usecases.cases import NewCase, create_case
 from fengqiao_intake.usecases.status import record_event
 from test_usecases_status import _dispatched
@@ -46,7 +45,7 @@ async def test_get_case_has_timeline_requesters_and_case_numbers():
     target = await new_case(uow, c, SYSTEM)
     source = await new_case(uow, c, OTHER_SYSTEM.model_copy(update={"external_system": "yue-shang-tong"}),
                             body=demand_body(description="另一件"))
-    await merge(uow, DISPATCHER, source["id"], MergeIn(into=target["id"]))
+    await merge(uow, DISPATCHER, Merge(source["id"], into=target["id"]))
     detail = await reads.get_case(uow, SYSTEM, target["case_no"])
     assert detail.requesters == 2 and [t["kind"] for t in detail.timeline] == ["case.reported", "case.merged_in"]
     merged = await reads.get_case(uow, DISPATCHER, source["id"])

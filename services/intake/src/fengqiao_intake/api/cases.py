@@ -102,14 +102,14 @@ async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal):
 @router.post("/{ref}/regrade", operation_id="regrade_case", response_model=CaseSummary,
              dependencies=[require_roles(DISPATCHER)], summary="Staff change a case's grade, with a reason")
 async def regrade(ref: str, body: RegradeIn, d: DepsDep, principal: CurrentPrincipal):
-    return case_summary(await case_admin.regrade(d.uow(), principal, ref, body), principal)
+    return case_summary(await case_admin.regrade(d.uow(), principal, case_admin.Regrade(ref, body.grade, body.reason)), principal)
 
 
 @router.post("/{ref}/merge", operation_id="merge_case", response_model=MergeResult,
              dependencies=[require_roles(DISPATCHER)],
              summary="Merge a duplicate into another open case (its requesters move along)")
 async def merge(ref: str, body: MergeIn, d: DepsDep, principal: CurrentPrincipal):
-    merged = await case_admin.merge(d.uow(), principal, ref, body)
+    merged = await case_admin.merge(d.uow(), principal, case_admin.Merge(ref, body.into, body.reason))
     return {"case": case_summary(merged.case, principal), "into": case_summary(merged.into, principal)}
 
 
@@ -117,4 +117,4 @@ async def merge(ref: str, body: MergeIn, d: DepsDep, principal: CurrentPrincipal
              dependencies=[require_roles(EXTERNAL_SYSTEM, DISPATCHER)],
              summary="Satisfaction follow-up (回访); 'unsatisfied' reopens the case")
 async def rate(ref: str, body: RatingIn, d: DepsDep, principal: CurrentPrincipal):
-    return case_summary(await case_admin.rate(d.uow(), principal, ref, body), principal)
+    return case_summary(await case_admin.rate(d.uow(), principal, case_admin.Rate(ref, body.rating, body.comment)), principal)

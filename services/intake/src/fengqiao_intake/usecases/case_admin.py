@@ -11,7 +11,6 @@ from fengqiao_events.payloads.case import CaseMerged, CaseRated, CaseRegraded, C
 
 from ..domain import status as status_rules
 from ..domain.timeline import note
-from ..schemas import MergeIn, RatingIn, RegradeIn
 from .common import actor, actor_json, bad, visible_case
 from .status import recompute_status
 
@@ -20,14 +19,35 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Regrade:
+    ref: str  # case id or case number
+    grade: str
+    reason: str
+
+
+@dataclass
+class Merge:
+    ref: str
+    into: str  # case id or case number of the surviving case
+    reason: str | None = None
+
+
+@dataclass
+class Rate:
+    ref: str
+    rating: str
+    comment: str | None = None
+
+
+@dataclass
 class Merged:
     case: dict
     into: dict
 
 
-async def regrade(uow: IntakeUoW, principal: Principal, ref: str, cmd: RegradeIn) -> dict:
+async def regrade(uow: IntakeUoW, principal: Principal, cmd: Regrade) -> dict:
     async with uow:
-        case = await visible_case(uow, principal, ref, lock=True)
+        case = await visible_case(uow, principal, cmd.ref, lock=True)
         if case["grade"] == cmd.grade:
             raise Conflict("等级未改变", "the case already has this grade", code="same_grade", grade=case["grade"])
         at = uow.now()
@@ -42,9 +62,9 @@ async def regrade(uow: IntakeUoW, principal: Principal, ref: str, cmd: RegradeIn
     return case | {"grade": cmd.grade, "grade_reasons": reasons, "updated_at": at}
 
 
-async def merge(uow: IntakeUoW, principal: Principal, ref: str, cmd: MergeIn) -> Merged:
+async def merge(uow: IntakeUoW, principal: Principal, cmd: Merge) -> Merged:
     async with uow:
-        source = await visible_case(uow, principal, ref)
+        source = await visible_case(uow, principal, cmd.ref)
         try:
             target = await visible_case(uow, principal, cmd.into)
         except NotFound:
@@ -79,9 +99,9 @@ async def merge(uow: IntakeUoW, principal: Principal, ref: str, cmd: MergeIn) ->
     return Merged(source, target)
 
 
-async def rate(uow: IntakeUoW, principal: Principal, ref: str, cmd: RatingIn) -> dict:
+async def rate(uow: IntakeUoW, principal: Principal, cmd: Rate) -> dict:
     async with uow:
-        case = await visible_case(uow, principal, ref, lock=True)
+        case = await visible_case(uow, principal, cmd.ref, lock=True)
         if case["status"] not in status_rules.RATEABLE:
             raise Conflict("案件尚未办结，不能回访评价", "the case is not resolved yet", code="not_resolved",
                            status=case["status"])
