@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from ..usecases.commands import (  # noqa: F401 - the request bodies
     AvailabilityIn,
@@ -27,7 +27,8 @@ from ..usecases.commands import (  # noqa: F401 - the request bodies
 )
 
 # Timestamps as ``datetime.isoformat()`` ("+00:00", never "Z"), as the service has always written them.
-Time = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")]
+Time = Annotated[datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json"),
+                 WithJsonSchema({"type": "string", "format": "date-time"})]
 Json = dict[str, Any]
 
 

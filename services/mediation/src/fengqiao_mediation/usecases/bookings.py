@@ -29,8 +29,8 @@ from .proposals import alternatives_for, ranked
 async def _lock_mediator(uow: MediationUoW, mediator_id: str) -> dict:
     m = await uow.mediators.get(mediator_id, lock=True)
     if m is None:
-        raise invalid("mediator_id", "调解员不存在", f"no mediator {mediator_id}", "unknown_mediator",
-                      loc=["mediator_id"]) from None
+        raise Invalid("调解员不存在", "unknown mediator", fields=[
+            field_error("mediator_id", "unknown_mediator", "调解员不存在", f"no mediator {mediator_id}")])
     return m
 
 
