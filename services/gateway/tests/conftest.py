@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fengqiao_common.auth import IDENTITY_HEADER, verify_identity
 from fengqiao_common.settings import DEV_SECRET
 from fengqiao_devstack.postgres import free_port
@@ -45,6 +45,21 @@ def fake_service(name: str, control: dict) -> FastAPI:
                 "Shared": {"type": "object", "properties": {"x": {"type": "integer"}}},
             }},
         }
+
+    @app.get("/screen/stream")
+    async def stream():
+        """An endless Server-Sent Events stream, as analytics' big screen has."""
+        async def events():
+            control["streams_open"] = control.get("streams_open", 0) + 1
+            try:
+                yield "retry: 1000\n\n"
+                while True:
+                    await asyncio.sleep(1)
+                    yield "data: tick\n\n"
+            finally:
+                control["streams_open"] -= 1
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def echo(path: str, request: Request):
@@ -93,22 +108,55 @@ async def fake_upstreams():
 
 
 @pytest.fixture
-async def make_gateway(service_settings, fake_upstreams, tmp_path):
-    """Factory: ``async with make_gateway(**overrides) as (client, app)``; a fresh database per test."""
+async def gateway_settings(service_settings, fake_upstreams, tmp_path):
+    """Factory: ``await gateway_settings(**overrides)``: settings of a gateway on a fresh database."""
     urls, _control = fake_upstreams
+
+    async def make(suffix: str | None = None, **overrides) -> Settings:
+        values = {**urls, "run_consumers": False, "demo_credentials_file": tmp_path / "demo.json",
+                  "password_hash_time_cost": 1, "password_hash_memory_kib": 8192, "metrics_port": 0, **overrides}
+        return await service_settings(Settings, "gateway", suffix=suffix or uuid.uuid4().hex[:8], **values)
+
+    return make
+
+
+@pytest.fixture
+async def make_gateway(gateway_settings):
+    """Factory: ``async with make_gateway(**overrides) as (client, app)``; a fresh database per test."""
 
     @contextlib.asynccontextmanager
     async def make(suffix: str | None = None, **overrides):
-        values = {**urls, "run_consumers": False, "demo_credentials_file": tmp_path / "demo.json",
-                  "password_hash_time_cost": 1, "password_hash_memory_kib": 8192, **overrides}
-        settings = await service_settings(Settings, "gateway", suffix=suffix or uuid.uuid4().hex[:8], **values)
-        app = create_app(settings)
+        app = create_app(await gateway_settings(suffix, **overrides))
         async with LifespanManager(app, startup_timeout=60), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 5555)), base_url="http://gw"
         ) as client:
             yield client, app
 
     return make
+
+
+@contextlib.asynccontextmanager
+async def serve(app):
+    """Run ``app`` (lifespan included) on a real uvicorn server on a free port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=2))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 10)
+
+
+def freeze(app, now: float = 1_800_000_010.0) -> None:
+    """Pin the limiter's clock inside one window so counts are exact."""
+    app.state.runtime.deps.limiter.clock = lambda: now
 
 
 async def create_user(app, **fields) -> dict:

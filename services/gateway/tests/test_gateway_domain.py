@@ -126,3 +126,66 @@ def test_account_rules_and_principals():
     assert (p.kind, p.roles, p.department) == ("api_key", ["department_system"], "RSS")
     p = KeyScope("k2", "demo", "external_system", "yue-sheng-shi").principal()
     assert (p.roles, p.external_system) == (["external_system"], "yue-sheng-shi")
+
+
+def test_client_address_rightmost_untrusted_hop():
+    from fengqiao_gateway.domain.clientaddr import client_address, networks
+
+    trusted = networks(["10.0.0.0/8", "203.0.113.7/32", "2001:db8::/32"])
+    assert client_address("198.51.100.1", ["6.6.6.6"], trusted) == "198.51.100.1"  # untrusted peer: its XFF ignored
+    assert client_address("198.51.100.1", ["6.6.6.6"], ()) == "198.51.100.1"  # no proxies configured
+    assert client_address("10.0.0.5", ["6.6.6.6, 198.51.100.9"], trusted) == "198.51.100.9"
+    assert client_address("10.0.0.5", ["6.6.6.6", "198.51.100.9, 10.2.2.2"], trusted) == "198.51.100.9"
+    assert client_address("10.0.0.5", ["198.51.100.9:5555, [2001:db8::1]:443"], trusted) == "198.51.100.9"
+    assert client_address("10.0.0.5", ["junk, 10.1.1.1"], trusted) == "10.1.1.1"
+    assert client_address("10.0.0.5", [], trusted) == "10.0.0.5"
+    assert client_address("10.0.0.5", ["10.3.3.3, 10.1.1.1"], trusted) == "10.3.3.3"
+    assert client_address(None, ["1.2.3.4"], trusted) is None
+
+
+def test_stream_slots_per_address_and_total():
+    from fengqiao_gateway.domain.streams import StreamSlots
+
+    slots = StreamSlots(total=3, per_address=2)
+    assert [slots.acquire("a"), slots.acquire("a"), slots.acquire("a")] == [None, None, "address"]
+    assert slots.acquire("b") is None and slots.acquire("c") == "total"
+    slots.release("a")
+    assert slots.acquire("c") is None and slots.open == 3
+    for addr in ("a", "b", "c", "zz"):
+        slots.release(addr)
+    assert slots.open == 0 and slots.by_address == {}
+
+
+def test_stream_paths():
+    assert routing.is_stream("/screen/stream", None, ["/screen/stream"])
+    assert routing.is_stream("/api/v1/x", "text/event-stream", [])
+    assert not routing.is_stream("/screen", "text/html", ["/screen/stream"])
+
+
+async def test_limiter_peek_does_not_count():
+    from fengqiao_gateway.adapters.ratelimit import InProcessLimiter
+
+    lim = InProcessLimiter(clock=lambda: 125.0)
+    assert (await lim.peek("k", 2)).allowed
+    await lim.hit("k", 2)
+    assert (await lim.peek("k", 2)).allowed and (await lim.peek("k", 2)).allowed
+    await lim.hit("k", 2)
+    d = await lim.peek("k", 2)
+    assert not d.allowed and d.limit == 2 and d.reset_after == 55
+
+
+async def test_password_hashing_slots_refuse_when_taken():
+    import asyncio
+
+    from fengqiao_common.errors import Unavailable
+    from fengqiao_gateway.adapters.passwords import Busy, Passwords
+
+    p = Passwords(time_cost=1, memory_kib=8192, concurrency=1, wait=0.01)
+    h = await p.hash("Secret-2026")
+    assert await p.verify(h, "Secret-2026") and not await p.verify(h, "nope") and not await p.verify(None, "x")
+    await p._slots.acquire()  # another hash holds the only slot
+    with pytest.raises(Busy) as e:
+        await p.verify(h, "Secret-2026")
+    assert isinstance(e.value, Unavailable) and e.value.code == "busy"
+    p._slots.release()
+    assert await asyncio.wait_for(p.verify(h, "Secret-2026"), 5)

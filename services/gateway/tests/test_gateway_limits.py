@@ -4,14 +4,9 @@ limits, CORS only for configured origins."""
 import uuid
 
 import redis.asyncio as aioredis
-from conftest import bearer, create_user, login
+from conftest import bearer, create_user, freeze, login
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def freeze(app, now: float = 1_800_000_010.0) -> None:
-    """Pin the limiter's clock inside one window so counts are exact."""
-    app.state.runtime.deps.limiter.clock = lambda: now
 
 
 async def test_per_user_and_per_key_rate_limits(make_gateway):

@@ -99,7 +99,9 @@ async def test_page_size_capped_and_created_objects_audited(make_gateway):
         assert a.action == "cases.create" and a.actor_role == "grid_worker" and a.status == 201
 
 
-async def test_upstream_down_gives_503_and_readyz_reports_each_service(make_gateway, fake_upstreams):
+async def test_upstream_down_gives_503_and_readyz_reports_each_service_without_failing(make_gateway, fake_upstreams):
+    """The gateway is ready while its own database answers; the services' readiness is reported beside it
+    (a service away must not take the front door out of the load balancer: its requests get 503)."""
     _urls, control = fake_upstreams
     async with make_gateway(analytics_url="http://127.0.0.1:9", upstream_retries=1) as (client, _app):
         r = await client.get("/api/v1/analytics/overview")
@@ -107,24 +109,21 @@ async def test_upstream_down_gives_503_and_readyz_reports_each_service(make_gate
         r = await client.post("/api/v1/analytics/x", json={})
         assert r.status_code == 503
         r = await client.get("/readyz")
-        assert r.status_code == 503
-        checks = r.json()["checks"]
-        assert checks["analytics"] == "unavailable" and checks["intake"] == "ok" and checks["database"] == "ok"
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "ready" and body["checks"]["database"] == "ok"
+        assert body["upstreams"]["analytics"] == "unavailable" and body["upstreams"]["intake"] == "ok"
     control["dispatch_ready"] = False
     try:
         async with make_gateway() as (client, _app):
             r = await client.get("/readyz")
-            assert r.status_code == 503 and r.json()["checks"]["dispatch"] == "not_ready"
+            assert r.status_code == 200 and r.json()["upstreams"]["dispatch"] == "not_ready"
     finally:
         control["dispatch_ready"] = True
     async with make_gateway() as (client, _app):
         r = await client.get("/readyz")
-        assert r.status_code == 200 and set(r.json()["checks"]) >= {"intake", "dispatch", "mediation", "analytics"}
+        assert r.status_code == 200 and set(r.json()["upstreams"]) == {"intake", "dispatch", "mediation", "analytics"}
         assert (await client.get("/healthz")).status_code == 200
-        metrics = (await client.get("/metrics")).text
-        assert "fq_http_request_duration_seconds" in metrics
-        assert 'fq_gateway_rejected_total{reason="upstream_unavailable"}' in metrics
-        assert "fq_gateway_upstream_duration_seconds_bucket" in metrics
 
 
 async def test_upstream_timeout_gives_504(make_gateway):

@@ -1,7 +1,8 @@
+import ipaddress
 from pathlib import Path
 
 from fengqiao_common.settings import REPO_ROOT, ServiceSettings
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 DEV_TOKEN_SECRET = "dev-only-gateway-token-secret-change-me-0123456789"
@@ -38,19 +39,36 @@ class Settings(ServiceSettings):
     refresh_reuse_grace: float = 30.0  # seconds a just-rotated refresh token is refused without ending the session
     auth_cache_ttl: float = 5.0
     password_hash_time_cost: int = 3  # argon2id
-    password_hash_memory_kib: int = 65536  # seconds a verified session / key is trusted without a database read
+    password_hash_memory_kib: int = 65536  # KiB each hash (and each verification) holds while it runs
+    password_hash_concurrency: int = 4  # hashes at once (memory: concurrency x memory_kib); more wait ...
+    password_hash_wait: float = 1.0  # ... this many seconds for a slot, then 503 + Retry-After
 
     # abuse limits
     max_body_bytes: int = 1_048_576
-    max_upload_bytes: int = 20_971_520  # multipart bodies (photos) and /api/v1/attachments
+    # /api/v1/attachments only (whatever the content type elsewhere): a 20 MiB photo plus its multipart framing
+    max_upload_bytes: int = 20 * 1_048_576 + 64 * 1024
+    auth_max_body_bytes: int = 16_384  # /api/v1/auth (login, refresh)
     rate_limit_user_per_minute: int = 600
     rate_limit_key_per_minute: int = 1200
     rate_limit_anonymous_per_minute: int = 300  # per client address
     rate_limit_login_per_minute: int = 10  # per client address and username
+    rate_limit_login_per_address_per_minute: int = 60  # login attempts per client address, any username
+    login_failures_global_per_minute: int = 600  # failed logins of all addresses together; then 429 for everyone
+    auth_failures_per_minute: int = 100  # wrong API keys / bad tokens per client address; then 429 until the window ends
+    # client address: the socket peer, or (when the peer is one of these proxies) the rightmost hop of
+    # X-Forwarded-For that is not one of them. JSON list of CIDRs, e.g. ["10.0.0.0/8"]; none = the peer.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Server-Sent Events: their own upstream pool, so open streams never take the API's connections
+    stream_paths: list[str] = Field(default_factory=lambda: ["/screen/stream", "/api/v1/analytics/stream"])
+    stream_max_connections: int = 1000  # open streams through this gateway process (then 503)
+    stream_max_per_address: int = 50  # open streams per client address (then 429)
     redis_url: str | None = None
     page_size_cap: int = 100
     cors_origins: list[str] = Field(default_factory=list)
-    trust_forwarded_for: bool = False
+
+    # Prometheus metrics on an internal port only (never on the public one); 0 = not served
+    metrics_port: int = 9100
+    metrics_host: str = "127.0.0.1"
 
     # demo data (make run)
     demo_data: bool = False
@@ -64,6 +82,16 @@ class Settings(ServiceSettings):
         ):
             raise ValueError("GATEWAY_TOKEN_SECRET must be a random value of at least 32 characters in production")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"GATEWAY_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from exc
+        return v
 
     def upstreams(self) -> dict[str, str]:
         return {

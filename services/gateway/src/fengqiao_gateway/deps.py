@@ -20,6 +20,8 @@ from .adapters.uow import GatewayUoW
 from .adapters.upstream import Upstreams
 from .config import Settings
 from .domain.accounts import Codes
+from .domain.clientaddr import Network, networks
+from .domain.streams import StreamSlots
 from .usecases.auth import TokenPolicy
 
 
@@ -34,6 +36,9 @@ class Deps:
     cache: AuthCache
     limiter: InProcessLimiter | RedisLimiter
     upstreams: Upstreams
+    streams: Upstreams  # event streams only: long-lived, never in the API's pools
+    stream_slots: StreamSlots
+    trusted_proxies: tuple[Network, ...]
     audit: AuditWriter
     codes: Codes
     policy: TokenPolicy
@@ -44,6 +49,7 @@ class Deps:
 
     async def close(self) -> None:
         await self.upstreams.close()
+        await self.streams.close()
         await self.limiter.close()
 
 
@@ -52,13 +58,25 @@ def make_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | None = Non
                      max_connections=s.upstream_max_connections, retries=s.upstream_retries, transport=transport)
 
 
+def make_stream_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Upstreams:
+    """One pool with room for every admitted stream (the slots cap them first), no read timeout."""
+    return Upstreams(s.upstreams(), connect_timeout=s.upstream_connect_timeout, timeout=None,
+                     max_connections=s.stream_max_connections + 8, retries=s.upstream_retries, transport=transport,
+                     shards=1)
+
+
 async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = None) -> Deps:
     s: Settings = runtime.settings  # type: ignore[assignment]
     j = runtime.jurisdiction
     deps = Deps(
         settings=s, clock=runtime.clock, jurisdiction=j, session_factory=runtime.session_factory,
-        outbox=runtime.outbox, passwords=Passwords(s.password_hash_time_cost, s.password_hash_memory_kib),
+        outbox=runtime.outbox,
+        passwords=Passwords(s.password_hash_time_cost, s.password_hash_memory_kib,
+                            concurrency=s.password_hash_concurrency, wait=s.password_hash_wait),
         cache=AuthCache(s.auth_cache_ttl), limiter=make_limiter(s.redis_url), upstreams=make_upstreams(s, transport),
+        streams=make_stream_upstreams(s, transport),
+        stream_slots=StreamSlots(s.stream_max_connections, s.stream_max_per_address),
+        trusted_proxies=networks(s.trusted_proxies),
         audit=None,  # type: ignore[arg-type] - set below (it needs the unit-of-work factory)
         codes=Codes(frozenset(d.code for d in j.departments), frozenset(g.code for g in j.grids),
                     frozenset(e.code for e in j.external_systems)),

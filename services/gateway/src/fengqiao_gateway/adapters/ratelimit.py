@@ -29,6 +29,11 @@ class InProcessLimiter:
         self._counts[(key, wid)] = n
         return decide(n, limit, reset)
 
+    async def peek(self, key: str, limit: int, period: int = 60) -> Decision:
+        """Whether ``key`` is already over ``limit`` in this window, without counting a hit."""
+        wid, reset = window(self.clock(), period)
+        return decide(self._counts.get((key, wid), 0) + 1, limit, reset)  # as if this were the next hit
+
     async def close(self) -> None:
         pass
 
@@ -60,6 +65,15 @@ class RedisLimiter:
             log.warning("rate limiter unavailable, letting request through", error=repr(exc))
             return decide(1, limit, reset)
         return decide(int(n), limit, reset)
+
+    async def peek(self, key: str, limit: int, period: int = 60) -> Decision:
+        wid, reset = window(self.clock(), period)
+        try:
+            n = int(await self._redis.get(f"{self._prefix}{key}:{wid}") or 0)
+        except Exception as exc:
+            log.warning("rate limiter unavailable, letting request through", error=repr(exc))
+            n = 0
+        return decide(n + 1, limit, reset)
 
     async def ping(self) -> bool:
         try:

@@ -26,7 +26,7 @@ class Upstreams:
     connections that scan was a fifth of the gateway's CPU per proxied request (py-spy, bench/intake_write.py).
     Several small pools keep each scan short; together they hold at most ``max_connections``."""
 
-    def __init__(self, base_urls: dict[str, str], *, connect_timeout: float, timeout: float,
+    def __init__(self, base_urls: dict[str, str], *, connect_timeout: float, timeout: float | None,
                  max_connections: int, retries: int, transport: httpx.AsyncBaseTransport | None = None,
                  shards: int = 8):
         self.base_urls = {k: v.rstrip("/") for k, v in base_urls.items()}

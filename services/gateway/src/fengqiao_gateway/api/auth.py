@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fengqiao_common.errors import Unauthenticated
 
 from ..deps import DepsDep
 from ..domain.accounts import public_view
+from ..metrics import REJECTED
 from ..usecases import auth as uc
 from .access import CallerDep, StaffDep, too_many
 from .schemas import LoginIn, RefreshIn, TokensOut, UserPublic
@@ -16,12 +18,27 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @router.post("/login", operation_id="auth_login", response_model=TokensOut,
              summary="Log in with username and password / 账号密码登录")
 async def login(body: LoginIn, deps: DepsDep, caller: CallerDep):
-    decision = await deps.limiter.hit(f"login:{caller.ip}:{body.username.lower()}",
-                                      deps.settings.rate_limit_login_per_minute)
-    if not decision.allowed:
-        raise too_many(decision)
-    return await uc.login(deps.uow(), uc.Login(body.username, body.password), passwords=deps.passwords,
-                          policy=deps.policy, caller=caller)
+    """Refused with 429 before any password is hashed: while failed logins of all addresses together pass
+    their limit, past the attempts of one address, or of one address and username; 503 when every hashing
+    slot is taken (argon2 holds 64 MiB per hash)."""
+    s = deps.settings
+    failures = await deps.limiter.peek("loginfail:all", s.login_failures_global_per_minute)
+    if not failures.allowed:
+        REJECTED.labels("login_failures_global").inc()
+        raise too_many(failures, "登录失败次数过多，登录暂停，请稍后再试",
+                       "too many failed logins, logins are paused; retry later")
+    for bucket, limit in ((f"loginaddr:{caller.ip}", s.rate_limit_login_per_address_per_minute),
+                          (f"login:{caller.ip}:{body.username.lower()}", s.rate_limit_login_per_minute)):
+        decision = await deps.limiter.hit(bucket, limit)
+        if not decision.allowed:
+            REJECTED.labels("login_rate_limited").inc()
+            raise too_many(decision)
+    try:
+        return await uc.login(deps.uow(), uc.Login(body.username, body.password), passwords=deps.passwords,
+                              policy=deps.policy, caller=caller)
+    except Unauthenticated:
+        await deps.limiter.hit("loginfail:all", s.login_failures_global_per_minute)
+        raise
 
 
 @router.post("/refresh", operation_id="auth_refresh", response_model=TokensOut,

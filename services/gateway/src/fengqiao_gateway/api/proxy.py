@@ -1,5 +1,6 @@
-"""Forwarding to the services: authenticate the caller, rate-limit, mint the internal identity, forward
-the path unchanged, stream the answer back, audit writes."""
+"""Forwarding to the services: authenticate the caller and rate-limit (from the headers, before any body is
+read), mint the internal identity, forward the path unchanged, stream the body on and the answer back, audit
+writes. Event streams go through their own pool (api/streams.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from xml.sax.saxutils import escape as xml_escape
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from fengqiao_common.auth import IDENTITY_HEADER, Principal, mint_identity
-from fengqiao_common.errors import ApiError, DomainError, to_api_error
+from fengqiao_common.errors import ApiError, DomainError, Unauthenticated, to_api_error
 from fengqiao_common.logging import request_id_var
 from starlette.background import BackgroundTask
 
@@ -22,65 +23,80 @@ from ..domain.audit import Caller
 from ..metrics import REJECTED, UPSTREAM_LATENCY
 from ..usecases import audit as audit_uc
 from ..usecases import auth as auth_uc
-from .access import bearer, client_ip, too_many
+from . import streams
+from .access import bearer, client_ip, count_failure, refuse_failing_address, too_many
+from .forwarding import DROP_REQUEST, response_headers, upstream_error
 
 router = APIRouter(include_in_schema=False)
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-    "transfer-encoding", "upgrade", "host", "content-length",
-})
-DROP_REQUEST = HOP_BY_HOP | {"authorization", "x-api-key", IDENTITY_HEADER.lower(), "x-request-id", "cookie",
-                             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
-DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-request-id", "server", "date"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-async def _open311_key(request: Request, body: bytes) -> str | None:
-    """GeoReport v2 passes the key as a parameter: in the query, or a field of the (urlencoded or multipart)
-    form. The body is only read here; it is forwarded unchanged."""
-    key = request.query_params.get("api_key")
-    if key:
-        return key
+def _open311_form(request: Request) -> bool:
     ctype = request.headers.get("content-type", "")
-    if request.method != "POST" or not body:
+    return request.method == "POST" and (ctype.startswith("application/x-www-form-urlencoded")
+                                         or ctype.startswith("multipart/form-data"))
+
+
+async def _open311_form_key(request: Request, body: bytes) -> str | None:
+    """GeoReport v2 may pass the key as a field of the (urlencoded or multipart) form. The body is only
+    read here; it is forwarded unchanged."""
+    if not body:
         return None
-    if ctype.startswith("application/x-www-form-urlencoded"):
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             if k == "api_key":
                 return v
-    elif ctype.startswith("multipart/form-data"):
-        async def replay():
-            return {"type": "http.request", "body": body, "more_body": False}
+        return None
 
-        try:
-            form = await Request(request.scope, replay).form()
-        except Exception:
-            return None
-        try:
-            value = form.get("api_key")
-            return value if isinstance(value, str) else None
-        finally:
-            await form.close()
-    return None
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form()
+    except Exception:
+        return None
+    try:
+        value = form.get("api_key")
+        return value if isinstance(value, str) else None
+    finally:
+        await form.close()
 
 
-async def _authenticate(request: Request, deps: Deps, body: bytes) -> tuple[Principal | None, str, int]:
-    """(principal or None for anonymous, rate-limit bucket, limit per minute)."""
+async def _authenticate(request: Request, deps: Deps, ip: str | None) -> tuple[Principal | None, str, int,
+                                                                               bytes | None]:
+    """(principal or None for anonymous, rate-limit bucket, limit per minute, the body if it had to be read).
+    Credentials come from the headers (or Open311's query); only an Open311 form that may carry the key is
+    read first, within the default body limit, and only from an address not refused for failures."""
     rid = request_id_var.get()
     s = deps.settings
+    path = request.url.path
     token = bearer(request)
-    if token is not None:
-        account, _sid = await auth_uc.authenticate_access(deps.uow(), token, cache=deps.cache, secret=s.token_secret)
-        return account.principal(rid), f"user:{account.id}", s.rate_limit_user_per_minute
-    key = request.headers.get("x-api-key")
-    if not key and routing.is_open311(request.url.path):
-        key = await _open311_key(request, body)
-    if key:
+    key = None if token else request.headers.get("x-api-key")
+    if token is None and not key and routing.is_open311(path):
+        key = request.query_params.get("api_key")
+    body = None
+    if token is None and not key:
+        if not (routing.is_open311(path) and _open311_form(request)):
+            return None, f"ip:{ip or 'unknown'}", s.rate_limit_anonymous_per_minute, None
+        await refuse_failing_address(deps, ip)
+        body = await request.body()
+        key = await _open311_form_key(request, body)
+        if not key:
+            return None, f"ip:{ip or 'unknown'}", s.rate_limit_anonymous_per_minute, body
+    else:
+        await refuse_failing_address(deps, ip)
+    try:
+        if token is not None:
+            account, _sid = await auth_uc.authenticate_access(deps.uow(), token, cache=deps.cache,
+                                                             secret=s.token_secret)
+            return account.principal(rid), f"user:{account.id}", s.rate_limit_user_per_minute, body
+        assert key is not None
         scope, own_limit = await auth_uc.authenticate_key(deps.uow(), key, cache=deps.cache)
-        return scope.principal(rid), f"key:{scope.id}", own_limit or s.rate_limit_key_per_minute
-    ip = client_ip(request, s) or "unknown"
-    return None, f"ip:{ip}", s.rate_limit_anonymous_per_minute
+    except Unauthenticated:
+        await count_failure(deps, ip)
+        raise
+    return scope.principal(rid), f"key:{scope.id}", own_limit or s.rate_limit_key_per_minute, body
 
 
 def _strip_api_key(query: str) -> str:
@@ -117,15 +133,22 @@ async def forward(request: Request) -> Response:
         raise
 
 
+async def _request_body(request: Request):
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
+
+
 async def _forward(request: Request) -> Response:
     deps: Deps = request.app.state.runtime.deps
+    s = deps.settings
     path = request.url.path
     service = routing.match(path)
     if service is None:  # pragma: no cover - routes are registered per prefix
         raise ApiError(404, "not_found", "资源不存在", "not found")
-    body = await request.body()
+    ip = client_ip(request, deps)
     try:
-        principal, bucket, limit = await _authenticate(request, deps, body)
+        principal, bucket, limit, body = await _authenticate(request, deps, ip)
     except (ApiError, DomainError):
         REJECTED.labels("unauthenticated").inc()
         raise
@@ -135,34 +158,36 @@ async def _forward(request: Request) -> Response:
         raise too_many(decision)
 
     rid = request_id_var.get()
-    ip = client_ip(request, deps.settings)
+    method = request.method
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST]
     headers += [("x-request-id", rid or ""), ("x-forwarded-for", ip or ""),
                 ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
     if principal is not None:
-        headers.append((IDENTITY_HEADER, mint_identity(principal, deps.settings.internal_token_secret)))
-    query = paging.cap_query(_strip_api_key(request.url.query), deps.settings.page_size_cap)
+        headers.append((IDENTITY_HEADER, mint_identity(principal, s.internal_token_secret)))
+    query = paging.cap_query(_strip_api_key(request.url.query), s.page_size_cap)
+    idempotent = method in routing.IDEMPOTENT_METHODS
+    if body is None and idempotent:
+        body = await request.body()  # may be sent twice (retries): kept whole; such bodies are small
+    content = body
+    if content is None:  # streamed on as it arrives (uploads are not held in memory here)
+        content = _request_body(request)
+        if request.headers.get("content-length"):
+            headers.append(("content-length", request.headers["content-length"]))
+    # forward the path exactly as received (still percent-encoded): decoding it would let %2F or %3F
+    # change the upstream path or query, and control characters would not form a valid URL
+    raw_path = (request.scope.get("raw_path") or path.encode()).decode("latin-1")
+    if method == "GET" and routing.is_stream(path, request.headers.get("accept"), s.stream_paths):
+        return await streams.open_stream(deps, service, raw_path, query, headers, ip or "unknown", decision)
 
-    method = request.method
     started = time.perf_counter()
     try:
-        # forward the path exactly as received (still percent-encoded): decoding it would let %2F or %3F
-        # change the upstream path or query, and control characters would not form a valid URL
-        raw_path = (request.scope.get("raw_path") or path.encode()).decode("latin-1")
-        upstream = await deps.upstreams.send(service, method, raw_path, query, headers, body,
-                                           idempotent=method in routing.IDEMPOTENT_METHODS)
+        upstream = await deps.upstreams.send(service, method, raw_path, query, headers, content,
+                                             idempotent=idempotent)
         UPSTREAM_LATENCY.labels(service, method, str(upstream.status_code)).observe(time.perf_counter() - started)
     except UpstreamUnavailable as exc:
-        REJECTED.labels("upstream_timeout" if exc.timeout else "upstream_unavailable").inc()
-        if exc.timeout:
-            raise ApiError(504, "upstream_timeout", "后端服务响应超时", f"{exc.service} timed out") from exc
-        raise ApiError(503, "upstream_unavailable", "后端服务暂不可用", f"{exc.service} unavailable",
-                       headers={"Retry-After": "2"}) from exc
+        raise upstream_error(exc) from exc
 
-    out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
-    out_headers["x-ratelimit-limit"] = str(decision.limit)
-    out_headers["x-ratelimit-remaining"] = str(decision.remaining)
-
+    out_headers = response_headers(upstream, decision)
     if method in audit.MUTATING:
         content = created = None
         ctype = upstream.headers.get("content-type", "")

@@ -32,3 +32,8 @@ def match(path: str) -> str | None:
 
 def is_open311(path: str) -> bool:
     return path == "/open311/v2" or path.startswith("/open311/v2/")
+
+
+def is_stream(path: str, accept: str | None, stream_paths: list[str]) -> bool:
+    """Event streams (SSE): by path, or by what the caller accepts."""
+    return path in stream_paths or "text/event-stream" in (accept or "")

@@ -1,0 +1,33 @@
+"""What every forwarded request shares: headers dropped on the way in and out, upstream failures as answers."""
+
+from __future__ import annotations
+
+import httpx
+from fengqiao_common.auth import IDENTITY_HEADER
+from fengqiao_common.errors import ApiError
+
+from ..adapters.upstream import UpstreamUnavailable
+from ..metrics import REJECTED
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length",
+})
+DROP_REQUEST = HOP_BY_HOP | {"authorization", "x-api-key", IDENTITY_HEADER.lower(), "x-request-id", "cookie",
+                             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-request-id", "server", "date"})
+
+
+def response_headers(upstream: httpx.Response, decision) -> dict[str, str]:
+    out = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
+    out["x-ratelimit-limit"] = str(decision.limit)
+    out["x-ratelimit-remaining"] = str(decision.remaining)
+    return out
+
+
+def upstream_error(exc: UpstreamUnavailable) -> ApiError:
+    REJECTED.labels("upstream_timeout" if exc.timeout else "upstream_unavailable").inc()
+    if exc.timeout:
+        return ApiError(504, "upstream_timeout", "后端服务响应超时", f"{exc.service} timed out")
+    return ApiError(503, "upstream_unavailable", "后端服务暂不可用", f"{exc.service} unavailable",
+                    headers={"Retry-After": "2"})
