@@ -16,6 +16,7 @@ from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import publish
 from fengqiao_events import new_envelope
 from fengqiao_events.payloads.case import GridEventReported
+from fengqiao_events.registry import spec_for_topic
 from playwright.async_api import async_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
@@ -91,6 +92,9 @@ async def test_screen_renders_and_shows_a_new_event_within_two_seconds(make_sett
             assert await page.evaluate("() => echarts.getInstanceByDom(document.getElementById('heatmap'))"
                                        ".getOption().series[0].data.length") == 77
             assert await page.locator('#ticker li[data-topic="grid.event.reported"]').count() >= 2
+            # ticker lines are labelled from the event registry (served at /screen/labels)
+            label = spec_for_topic("grid.event.reported").label_zh
+            assert label in await page.text_content('#ticker li[data-topic="grid.event.reported"]')
             assert "红色" in await page.text_content("#grade-legend")
             html = await page.content()
             assert PHONE not in html and "张三" not in html  # no personal data on the wall

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import invalid
 
 from .context import Context
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 MASK = "***"
 CASE_COLUMNS = ("case_id", "case_no", "status", "channel", "category", "grade", "grid", "community",
@@ -48,7 +51,7 @@ class Export:
     rows: AsyncIterator[list[list[Any]]]  # parts of rows, masked; opens its own transaction when iterated
 
 
-async def export(uow, ctx: Context, principal: Principal, q: ExportQuery, *, max_rows: int) -> Export:
+async def export(uow: AnalyticsUoW, ctx: Context, principal: Principal, q: ExportQuery, *, max_rows: int) -> Export:
     """Check the query and describe the export; its rows are read when iterated (streamed)."""
     if q.date_from and q.date_to and q.date_to < q.date_from:
         raise invalid("to", "结束日期不能早于开始日期", "'to' must not be before 'from'", code="date_range",

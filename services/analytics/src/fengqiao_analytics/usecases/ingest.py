@@ -12,7 +12,7 @@ the service ingest ~1,600 events/s (bench/RESULTS-analytics-ingest.md).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fengqiao_common.clock import aware
 from fengqiao_events import Envelope
@@ -21,6 +21,9 @@ from ..domain import readmodel as rm
 from ..domain.topics import CASE_TOPICS, MEDIATION_TOPICS, ORDER_TOPICS, TICKER_TOPICS
 from . import rules, signals
 from .context import Context
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 _CASE_COUNTED = frozenset({"order.returned", "order.escalated"})  # order events that count on their case
 
@@ -31,11 +34,11 @@ def _case_relevant(o: dict) -> tuple:
             bool(o.get("missed_stages")) and o.get("status") in rm.ORDER_OPEN)
 
 
-async def _report(uow, ctx: Context, env: Envelope, p: Any) -> None:
+async def _report(uow: AnalyticsUoW, ctx: Context, env: Envelope, p: Any) -> None:
     await signals.record_report(uow, ctx, p)
 
 
-async def _triaged(uow, ctx: Context, env: Envelope, p: Any) -> None:
+async def _triaged(uow: AnalyticsUoW, ctx: Context, env: Envelope, p: Any) -> None:
     await signals.apply_triage(uow, env.id, p)
 
 
@@ -46,7 +49,7 @@ OTHER_HANDLERS = {"weak-signal.reported": _report, "weak-signal.triaged": _triag
 class Fold:
     """One batch's case, order and mediation rows, in memory between :meth:`load` and :meth:`finish`."""
 
-    def __init__(self, uow, ctx: Context):
+    def __init__(self, uow: AnalyticsUoW, ctx: Context):
         self.uow, self.ctx = uow, ctx
         self.deltas: Counter = Counter()
         self.cases: dict[str, dict] = {}
@@ -156,7 +159,7 @@ class Fold:
         self.uow.counters.stage({k: v for k, v in deltas.items() if v})
 
 
-async def fold_batch(uow, ctx: Context, items: list[tuple[Envelope, Any]], *, generation: int | None = None,
+async def fold_batch(uow: AnalyticsUoW, ctx: Context, items: list[tuple[Envelope, Any]], *, generation: int | None = None,
                      ) -> None:
     """All of a batch's events, in order, with the same effect as one by one. With ``generation``, a
     consumer of another read-model generation than the current one writes nothing."""
@@ -180,6 +183,6 @@ async def fold_batch(uow, ctx: Context, items: list[tuple[Envelope, Any]], *, ge
         await uow.commit()
 
 
-async def fold_one(uow, ctx: Context, env: Envelope, p: Any, *, generation: int | None = None) -> None:
+async def fold_one(uow: AnalyticsUoW, ctx: Context, env: Envelope, p: Any, *, generation: int | None = None) -> None:
     """One event (the consumer's slow path, message by message): a batch of one."""
     await fold_batch(uow, ctx, [(env, p)], generation=generation)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
 from ..domain.errors import Deadlocked
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 log = structlog.get_logger("fengqiao.analytics")
 
@@ -18,7 +22,7 @@ def group_name(base: str, generation: int) -> str:
     return f"{base}-g{generation}"
 
 
-async def reset_read_models(uow, *, consumer_group: str, attempts: int = 5) -> int:
+async def reset_read_models(uow: AnalyticsUoW, *, consumer_group: str, attempts: int = 5) -> int:
     """One transaction; returns the new generation. The generation row is locked first, as consumer batches
     do; a deadlock with a concurrent reader is retried."""
     for attempt in range(1, attempts + 1):
@@ -42,7 +46,7 @@ class Switcher:
     async def switch(self, reset: Callable[[], Awaitable[int]]) -> int: ...  # pragma: no cover
 
 
-async def rebuild(uow, *, consumer_group: str, supervisor: Switcher | None = None) -> dict:
+async def rebuild(uow: AnalyticsUoW, *, consumer_group: str, supervisor: Switcher | None = None) -> dict:
     """Reset the read models; the supervisor (if this process runs the consumer) stops the old consumer
     first and starts the new generation's; otherwise every replica follows the new generation."""
     async def reset() -> int:
@@ -52,7 +56,7 @@ async def rebuild(uow, *, consumer_group: str, supervisor: Switcher | None = Non
     return {"generation": gen, "consumer_group": group_name(consumer_group, gen), "status": "replaying"}
 
 
-async def status(uow, *, consumer_group: str) -> dict:
+async def status(uow: AnalyticsUoW, *, consumer_group: str) -> dict:
     async with uow:
         gen = await uow.meta.generation()
         group = group_name(consumer_group, gen)

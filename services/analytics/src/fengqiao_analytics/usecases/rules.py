@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fengqiao_events.payloads.analytics import WeakSignalFlagged
 
 from ..domain import readmodel as rm
 from ..domain import signals as ws
 from .context import Context
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 
 @dataclass
@@ -33,7 +37,7 @@ class RuleSignal:
     people: int = 0
 
 
-async def sync_rule_signals(uow, evaluations: list[RuleSignal]) -> None:
+async def sync_rule_signals(uow: AnalyticsUoW, evaluations: list[RuleSignal]) -> None:
     """Write rule evaluations: active ones upsert their signal (one statement), inactive ones update an
     existing signal's figures (the row keeps the figures of the latest evaluation, so that its content
     depends only on the events seen, not on their order; a triaged signal stays listed even when its
@@ -53,7 +57,7 @@ async def sync_rule_signals(uow, evaluations: list[RuleSignal]) -> None:
         await announce(uow, [latest[sid] for sid in new])
 
 
-async def announce(uow, raised: list[RuleSignal]) -> None:
+async def announce(uow: AnalyticsUoW, raised: list[RuleSignal]) -> None:
     """Emit weak-signal.flagged once per signal ever (the announcements survive rebuilds)."""
     by_id = {ws.signal_id(e.rule, e.subject): e for e in raised}
     first = await uow.signals.first_announcements(sorted(by_id))
@@ -68,7 +72,7 @@ async def announce(uow, raised: list[RuleSignal]) -> None:
                           for p in payloads])
 
 
-async def evaluate_case_rules(uow, ctx: Context, c: dict) -> None:
+async def evaluate_case_rules(uow: AnalyticsUoW, ctx: Context, c: dict) -> None:
     """Rules whose subject is one case: returns/reopenings, escalations, many people involved. Their counts
     only grow, so an inactive rule needs no write (and the final state of a batch decides)."""
     t = ctx.thresholds
@@ -95,7 +99,7 @@ async def evaluate_case_rules(uow, ctx: Context, c: dict) -> None:
         await sync_rule_signals(uow, out)
 
 
-async def evaluate_report_rules(uow, ctx: Context, reports: list[dict]) -> None:
+async def evaluate_report_rules(uow: AnalyticsUoW, ctx: Context, reports: list[dict]) -> None:
     """Window rules over tumbling windows, evaluated for the cases whose report arrived (once per distinct
     window of a batch, each rule in one statement)."""
     if not reports:
@@ -172,7 +176,7 @@ async def evaluate_report_rules(uow, ctx: Context, reports: list[dict]) -> None:
     await sync_rule_signals(uow, out)
 
 
-async def mark_conversions(uow, ctx: Context, reports: list[dict]) -> None:
+async def mark_conversions(uow: AnalyticsUoW, ctx: Context, reports: list[dict]) -> None:
     """A grid worker's weak-signal report 'became a case' when a case of the same domain in the same grid
     follows within conversion_days; the earliest such case is recorded (order-independent). One statement
     for all of a batch's reports."""

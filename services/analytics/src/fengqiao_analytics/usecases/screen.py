@@ -3,6 +3,8 @@ ticker, and the event labels (from the event registry) it shows next to ticker l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_events.registry import labels
 
 from ..domain import signals as ws
@@ -10,13 +12,16 @@ from . import situation
 from .context import Context
 from .signals import stats_of
 
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
+
 
 def event_labels() -> dict[str, dict[str, str]]:
     """``{topic: {"zh", "en"}}`` for every registered event type."""
     return labels()
 
 
-async def recent_ticker(uow, ctx: Context, after_id: int = 0, limit: int = 20) -> list[dict]:
+async def recent_ticker(uow: AnalyticsUoW, ctx: Context, after_id: int = 0, limit: int = 20) -> list[dict]:
     async with uow:
         rows = await uow.ticker.recent(after_id, limit)
     j = ctx.jurisdiction
@@ -31,7 +36,7 @@ async def recent_ticker(uow, ctx: Context, after_id: int = 0, limit: int = 20) -
     return out
 
 
-async def snapshot(uow, ctx: Context) -> dict:
+async def snapshot(uow: AnalyticsUoW, ctx: Context) -> dict:
     """Everything the big screen shows: aggregates only, no personal data."""
     s = await situation.summary(uow, ctx)
     deps = await situation.departments(uow, ctx)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.clock import aware
@@ -19,6 +19,9 @@ from fengqiao_events.payloads.common import Actor
 from ..domain import readmodel as rm
 from ..domain import signals as ws
 from .context import Context
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ def public_signal(row: dict, *, pii: bool) -> dict:
 
 
 # --- events -----------------------------------------------------------------------------------------------
-async def record_report(uow, ctx: Context, p: Any) -> None:
+async def record_report(uow: AnalyticsUoW, ctx: Context, p: Any) -> None:
     """A grid worker's ``weak-signal.reported``: a ledger row, marked 'became a case' if a case of the same
     domain in the same grid followed within conversion_days."""
     at = aware(p.reported_at)
@@ -73,7 +76,7 @@ async def record_report(uow, ctx: Context, p: Any) -> None:
     await uow.ticker.add([rm.ticker_row("weak-signal.reported", at, grid=p.grid, category=p.category)])
 
 
-async def apply_triage(uow, event_id: str, p: WeakSignalTriaged) -> bool:
+async def apply_triage(uow: AnalyticsUoW, event_id: str, p: WeakSignalTriaged) -> bool:
     """Record a status change once (keyed by its event id) and set the signal's status to that of its
     latest history entry. Returns False for a duplicate."""
     by = p.by
@@ -89,14 +92,14 @@ async def apply_triage(uow, event_id: str, p: WeakSignalTriaged) -> bool:
 
 
 # --- API --------------------------------------------------------------------------------------------------
-async def _load(uow, signal_id: str) -> dict:
+async def _load(uow: AnalyticsUoW, signal_id: str) -> dict:
     row = await uow.signals.get(signal_id)
     if row is None or row["source"] == "pending":
         raise NotFound("weak signal", "弱信号")
     return {**row, "history": await uow.signals.history(signal_id)}
 
 
-async def change_status(uow, principal: Principal, cmd: StatusChange) -> dict:
+async def change_status(uow: AnalyticsUoW, principal: Principal, cmd: StatusChange) -> dict:
     """Check the transition, write history + status and the ``weak-signal.triaged`` event (one
     transaction). Returns the signal as shown to ``principal``."""
     async with uow:
@@ -121,20 +124,20 @@ async def change_status(uow, principal: Principal, cmd: StatusChange) -> dict:
     return public_signal(out, pii=principal.may_see_pii)
 
 
-async def get_signal(uow, principal: Principal, signal_id: str) -> dict:
+async def get_signal(uow: AnalyticsUoW, principal: Principal, signal_id: str) -> dict:
     async with uow:
         row = await _load(uow, signal_id)
     return public_signal(row, pii=principal.may_see_pii)
 
 
-async def list_signals(uow, principal: Principal, f: SignalFilter) -> dict:
+async def list_signals(uow: AnalyticsUoW, principal: Principal, f: SignalFilter) -> dict:
     async with uow:
         total, rows = await uow.signals.listed(status=f.status, rule=f.rule, grid=f.grid, community=f.community,
                                                limit=f.limit, offset=f.offset)
     return {"total": total, "items": [public_signal(r, pii=principal.may_see_pii) for r in rows]}
 
 
-async def signal_stats(uow) -> dict:
+async def signal_stats(uow: AnalyticsUoW) -> dict:
     async with uow:
         rows = await uow.signals.counts()
     return stats_of(rows)

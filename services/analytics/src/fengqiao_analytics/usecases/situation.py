@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fengqiao_events.registry import spec_for_topic
 
 from ..domain import readmodel as rm
 from ..domain.topics import MEDIATION_TOPICS
 from .context import Context
+
+if TYPE_CHECKING:
+    from ..adapters.uow import AnalyticsUoW
 
 SUMMARY_DIMS = (
     "total", "open", "overdue", "reopened", "domain", "grade", "status", "channel", "grid", "community",
@@ -45,7 +48,7 @@ def _period_keys(ctx: Context, today: date) -> dict[str, tuple[str, str]]:
             "month": ("month", today.isoformat()[:7])}
 
 
-async def summary(uow, ctx: Context) -> dict[str, Any]:
+async def summary(uow: AnalyticsUoW, ctx: Context) -> dict[str, Any]:
     today = ctx.today(uow.now())
     periods = _period_keys(ctx, today)
     async with uow:
@@ -87,7 +90,7 @@ async def summary(uow, ctx: Context) -> dict[str, Any]:
     }
 
 
-async def departments(uow, ctx: Context) -> list[dict]:
+async def departments(uow: AnalyticsUoW, ctx: Context) -> list[dict]:
     """Departments with the three rates, ranked (domain/readmodel.rank)."""
     async with uow:
         c = await uow.counters.read(DEPT_DIMS)
@@ -106,7 +109,7 @@ async def departments(uow, ctx: Context) -> list[dict]:
     return rm.rank(out)
 
 
-async def mediation(uow, ctx: Context) -> dict:
+async def mediation(uow: AnalyticsUoW, ctx: Context) -> dict:
     async with uow:
         c = await uow.counters.read(("med", "med_cat"))
     med = _by(c, "med")
@@ -134,7 +137,7 @@ async def mediation(uow, ctx: Context) -> dict:
     }
 
 
-async def trends(uow, ctx: Context, period: str, n: int) -> dict:
+async def trends(uow: AnalyticsUoW, ctx: Context, period: str, n: int) -> dict:
     today = ctx.today(uow.now())
     if period == "day":
         labels = [(today - timedelta(days=i)).isoformat() for i in range(n - 1, -1, -1)]
