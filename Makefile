@@ -21,9 +21,16 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 python-deps: uv
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || command -v uv >/dev/null 2>&1 || { \
+	  echo "make: Python 3.11+ is needed (python3 --version), or uv (https://docs.astral.sh/uv/)"; exit 1; }
 	@$(UV) sync --all-packages --locked --quiet
 
+# The big screen's ECharts and the API docs' Swagger UI come from npm (services/*/web/package.json).
 web-deps:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "make: npm is needed (Node.js 18+ with npm) to fetch the web assets of services/*/web:"; \
+	  echo "      Debian/Ubuntu: apt-get install nodejs npm   macOS: brew install node   or https://nodejs.org"; \
+	  exit 1; }
 	@for d in $(WEB_DIRS); do \
 	  if [ -f $$d/package.json ]; then \
 	    if [ -f $$d/package-lock.json ]; then npm ci --prefix $$d --no-audit --no-fund --loglevel=error; \
@@ -48,7 +55,7 @@ run: install
 up: install
 	@$(UV) run fengqiao-stack up
 
-stop: uv
+stop: uv  ## from another terminal: the running `make run` stops everything itself
 	@$(UV) run fengqiao-stack stop
 
 test: install system-deps

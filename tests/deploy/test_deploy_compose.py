@@ -176,17 +176,23 @@ def test_environment_names_are_the_ones_the_settings_read(doc, name, monkeypatch
             monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    settings = importlib.import_module(f"fengqiao_{name}.config").Settings()
+    settings_cls = importlib.import_module(f"fengqiao_{name}.config").Settings
+    if name == "mediation":  # compose defaults to production, which refuses the dev SMS sender
+        with pytest.raises(ValueError, match="SMS_PROVIDER=dev"):
+            settings_cls()
+        monkeypatch.setenv("MEDIATION_SMS_PROVIDER", "http")
+        monkeypatch.setenv("MEDIATION_SMS_HTTP_URL", "https://sms.example.invalid/send")
+    settings = settings_cls()
     assert settings.database_url == env[f"{name.upper()}_DATABASE_URL"]
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert settings.internal_token_secret == "s" * 40
-    assert settings.environment == "development"
-    # the same environment with FQ_ENVIRONMENT=production passes the services' production checks
-    monkeypatch.setenv("FQ_ENVIRONMENT", "production")
-    if name == "mediation":
-        monkeypatch.setenv("MEDIATION_SMS_PROVIDER", "http")
-        monkeypatch.setenv("MEDIATION_SMS_HTTP_URL", "https://sms.example.invalid/send")
-    assert importlib.import_module(f"fengqiao_{name}.config").Settings().environment == "production"
+    assert settings.environment == "production"  # compose's default
+    if f"{name.upper()}_DEMO_DATA" in env:  # production refuses demo data (users with printed passwords)
+        monkeypatch.setenv(f"{name.upper()}_DEMO_DATA", "true")
+        with pytest.raises(ValueError, match="DEMO_DATA"):
+            settings_cls()
+        monkeypatch.setenv("FQ_ENVIRONMENT", "development")  # a trial: FQ_ENVIRONMENT=development allows it
+        assert settings_cls().demo_data is True
 
 
 def test_court_simulator_shares_the_court_credentials_with_mediation(doc, monkeypatch):

@@ -66,6 +66,9 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "FQ_INTERNAL_TOKEN_SECRET must be set to a random value of at least 32 characters in production"
             )
+        if self.environment == "production" and getattr(self, "demo_data", False):
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(f"{prefix}DEMO_DATA (demo users with printed passwords) is not allowed in production")
         return self
 
     @property

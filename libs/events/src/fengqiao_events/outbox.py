@@ -7,6 +7,9 @@ change commit or roll back together. A trigger NOTIFYs ``fq_outbox`` on insert, 
 Several relays (replicas) may run: rows are spread over ``LANES`` lanes by a hash of the message
 key, and a relay publishes a lane only while it holds that lane's PostgreSQL advisory lock. So a
 row is never published by two relays at once, and rows of one key are published in id order.
+
+Published rows are kept ``retention_days`` (``<SERVICE>_OUTBOX_RETENTION_DAYS``) before the relay deletes
+them: :mod:`.replay` can publish them again after a broker lost events (``fengqiao-ops replay --since``).
 """
 
 from __future__ import annotations
