@@ -6,12 +6,12 @@ import asyncio
 import json
 import os
 import sys
-import threading
+import tempfile
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from forward_server import endpoint, signature_ok
 
 FENGQIAO = os.path.join(os.path.dirname(sys.executable), "fengqiao")
 
@@ -32,37 +32,18 @@ async def _cli(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append({"event": json.loads(body), "ce_id": self.headers.get("ce-id")})
-        self.send_response(202)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 async def test_dept_listen_prints_or_forwards_only_its_departments_orders(dispatch, clock):
     rss, sfs = await _two_departments(dispatch)
     bootstrap = dispatch.settings.kafka_bootstrap_servers
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/orders"
-    try:
-        # RSS prints JSON lines (every order topic); SFS forwards its new orders to a URL; both at once
+    with endpoint() as ep, tempfile.TemporaryDirectory() as tmp:
+        # RSS prints JSON lines (every order topic); SFS forwards its new orders to a URL, signed; both at once
         (code, out, err), (fcode, _fout, ferr) = await asyncio.gather(
             _cli("dept", "listen", "--department", "RSS", "--bootstrap", bootstrap, "--from-beginning",
                  "--group", f"t-{uuid.uuid4().hex[:8]}", "--idle-timeout", "2"),
             _cli("dept", "listen", "--department", "SFS", "--bootstrap", bootstrap, "--from-beginning",
-                 "--forward", url, "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched",
-                 "--idle-timeout", "2"),
+                 "--forward", ep.url, "--secret", "s3cret", "--dlq", os.path.join(tmp, "dlq.jsonl"),
+                 "--group", f"t-{uuid.uuid4().hex[:8]}", "--topics", "order.dispatched", "--idle-timeout", "2"),
         )
-    finally:
-        server.shutdown()
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert events, err
@@ -75,13 +56,14 @@ async def test_dept_listen_prints_or_forwards_only_its_departments_orders(dispat
     assert mine["data"]["deadlines"]["sign_for_by"]
 
     assert fcode == 0, ferr
-    received = _Hook.received
+    received = ep.hits
     assert received
-    assert {r["event"]["department"] for r in received} == {"SFS"}
-    assert {r["event"]["type"] for r in received} == {"cn.fengqiao.order.dispatched"}
-    fids = {r["event"]["data"]["order_id"] for r in received}
+    assert {r.event["department"] for r in received} == {"SFS"}
+    assert {r.event["type"] for r in received} == {"cn.fengqiao.order.dispatched"}
+    fids = {r.order_id for r in received}
     assert sfs["order_id"] in fids and rss["order_id"] not in fids
-    assert all(r["ce_id"] == r["event"]["id"] for r in received)
+    assert all(r.headers["ce-id"] == r.event["id"] == r.headers["X-Fengqiao-Delivery"] for r in received)
+    assert all(signature_ok("s3cret", r) for r in received)
 
 
 def _read_with_librdkafka(bootstrap: str, department: str, wanted: set[str], timeout: float = 30) -> list[dict]:

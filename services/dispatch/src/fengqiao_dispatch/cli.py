@@ -1,8 +1,15 @@
 """``fengqiao dept listen``: a department's subscription to its orders, for a department without its
 own Kafka client. Reads the order topics in a consumer group of its own (``fengqiao-dept-<CODE>``),
 keeps the records whose ``ce_department`` header names the department (the body is not parsed to
-filter), and prints each as a JSON line or POSTs it to a URL. Offsets are committed after a record
-was printed or accepted by the URL (at-least-once; ``id`` is the CloudEvents id to deduplicate).
+filter), and prints each as a JSON line or POSTs it to a URL. The topics are the registry's order
+topics (every dispatch event with an order id and a ``department`` extension).
+
+Forwarding (adapters/forwarding.py): POSTs signed as intake's webhooks are (HMAC-SHA256 with
+``--secret`` / ``FQ_DEPT_FORWARD_SECRET``), 408/429/5xx and connection errors retried with
+exponential backoff, and an event still undelivered after ``--max-attempts`` (or refused with another
+4xx) appended to a local dead-letter file (``--dlq``, JSON lines). A record's offset is committed only
+once it was printed, delivered or dead-lettered: at-least-once, ``id`` is the CloudEvents id to
+deduplicate on.
 
     fengqiao dept listen --department RSS [--bootstrap host:port] [--forward URL] [--from-beginning]
 """
@@ -17,15 +24,20 @@ import os
 import signal
 import sys
 import uuid
-from datetime import datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fengqiao_common.clock import SYSTEM_CLOCK
+from fengqiao_events.registry import specs_of_owner
 
-ORDER_TOPICS = [
-    "order.dispatched", "order.signed", "department.checked-in", "order.progressed", "order.resolved",
-    "order.returned", "order.verified", "order.reminded", "deadline.missed", "order.escalated", "order.cancelled",
-]
+from .adapters.forwarding import DeadLetterFile, Forwarder, RetryPolicy
+
+SECRET_ENV = "FQ_DEPT_FORWARD_SECRET"
+
+
+def order_topics() -> list[str]:
+    """Every topic of a department's orders, from the event registry."""
+    return sorted(s.topic for s in specs_of_owner("dispatch") if s.order_field and "department" in s.extensions)
 
 
 def record_to_event(msg) -> dict | None:
@@ -47,8 +59,10 @@ def record_to_event(msg) -> dict | None:
 
 async def listen(department: str, bootstrap: str, *, forward: str | None = None, from_beginning: bool = False,
                  topics: list[str] | None = None, group: str | None = None, max_messages: int | None = None,
-                 idle_timeout: float | None = None, out=sys.stdout) -> int:
-    topics = topics or ORDER_TOPICS
+                 idle_timeout: float | None = None, out=sys.stdout, secret: str | None = None,
+                 retry: RetryPolicy = RetryPolicy(), dlq: str | None = None) -> int:
+    """Returns how many of the department's events were printed, delivered or dead-lettered."""
+    topics = topics or order_topics()
     consumer = AIOKafkaConsumer(
         *topics, bootstrap_servers=bootstrap, group_id=group or f"fengqiao-dept-{department}",
         client_id=f"fengqiao-dept-{department}-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
@@ -56,6 +70,8 @@ async def listen(department: str, bootstrap: str, *, forward: str | None = None,
         session_timeout_ms=10000, heartbeat_interval_ms=1000,
     )
     client = httpx.AsyncClient(timeout=10) if forward else None
+    forwarder = Forwarder(forward, secret=secret, policy=retry, client=client) if client is not None else None
+    dead = DeadLetterFile(dlq or f"fengqiao-dept-{department}.dlq.jsonl")
     seen = 0
     loop = asyncio.get_running_loop()
     last: float | None = None  # idle time counts from the first partition assignment
@@ -75,8 +91,8 @@ async def listen(department: str, bootstrap: str, *, forward: str | None = None,
                     event = record_to_event(msg)
                     if event is None:
                         continue
-                    if client is not None:
-                        await _post(client, forward, event)
+                    if forwarder is not None:
+                        await _forward(forwarder, dead, event)
                     else:
                         out.write(json.dumps(event, ensure_ascii=False) + "\n")
                         out.flush()
@@ -93,22 +109,14 @@ async def listen(department: str, bootstrap: str, *, forward: str | None = None,
     return seen
 
 
-async def _post(client: httpx.AsyncClient, url: str, event: dict) -> None:
-    """POST with retries (a department's endpoint may be briefly away); gives up after ~30 s."""
-    delay = 0.5
-    for attempt in range(8):
-        try:
-            r = await client.post(url, json=event, headers={"ce-id": event.get("id", ""),
-                                                             "ce-type": event.get("type", "")})
-            if r.status_code < 500:
-                if r.status_code >= 400:
-                    print(f"forward rejected ({r.status_code}) event {event.get('id')}", file=sys.stderr)
-                return
-        except httpx.HTTPError as exc:
-            print(f"forward failed (attempt {attempt + 1}): {exc!r}", file=sys.stderr)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 8)
-    raise RuntimeError(f"could not forward event {event.get('id')} to {url}")
+async def _forward(forwarder: Forwarder, dead: DeadLetterFile, event: dict) -> None:
+    """Deliver, or dead-letter (raises when even that fails: the offset is then not committed)."""
+    outcome = await forwarder.deliver(event)
+    if outcome.delivered:
+        return
+    dead.write(event, outcome, forwarder.url)
+    print(f"dead-lettered event {event.get('id')} to {dead.path} after {outcome.attempts} attempt(s): "
+          f"{outcome.error}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,13 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--topics", help="comma-separated topics (default: every order topic)")
     lst.add_argument("--max-messages", type=int, help="stop after this many events")
     lst.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    lst.add_argument("--secret", default=os.environ.get(SECRET_ENV),
+                     help=f"HMAC-SHA256 key signing forwarded POSTs (default ${SECRET_ENV})")
+    lst.add_argument("--max-attempts", type=int, default=8, help="delivery attempts before dead-lettering")
+    lst.add_argument("--retry-base", type=float, default=0.5, help="first backoff delay in seconds (doubles)")
+    lst.add_argument("--retry-max", type=float, default=8.0, help="longest backoff delay in seconds")
+    lst.add_argument("--dlq", metavar="FILE", help="dead-letter file, JSON lines "
+                     "(default ./fengqiao-dept-<department>.dlq.jsonl)")
     args = parser.parse_args(argv)
 
     async def run() -> int:
         task = asyncio.ensure_future(listen(
             args.department, args.bootstrap, forward=args.forward, from_beginning=args.from_beginning,
             topics=args.topics.split(",") if args.topics else None, group=args.group,
-            max_messages=args.max_messages, idle_timeout=args.idle_timeout,
+            max_messages=args.max_messages, idle_timeout=args.idle_timeout, secret=args.secret,
+            retry=RetryPolicy(max(1, args.max_attempts), args.retry_base, args.retry_max), dlq=args.dlq,
         ))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -142,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         except asyncio.CancelledError:
             return 0
 
+    if args.forward and not args.secret:
+        print(f"warning: forwarding unsigned (no --secret / ${SECRET_ENV})", file=sys.stderr)
     n = asyncio.run(run())
-    print(f"{datetime.now().isoformat(timespec='seconds')} {n} event(s) for {args.department}", file=sys.stderr)
+    print(f"{SYSTEM_CLOCK.now().isoformat(timespec='seconds')} {n} event(s) for {args.department}", file=sys.stderr)
     return 0
 
 
