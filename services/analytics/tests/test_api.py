@@ -55,9 +55,19 @@ async def test_identity_is_required_and_roles_are_checked(make_settings):
         assert r.status_code == 422
         fields = {f["field"]: f for f in r.json()["fields"]}
         assert set(fields) == {"period", "n"} and fields["n"]["message_zh"] and fields["n"]["message_en"]
+        # NUL characters never reach PostgreSQL: 400 in a query, 422 in a body
+        r = await c.get("/api/v1/analytics/weak-signals?grid=a%00b", headers=LEADER)
+        assert r.status_code == 400 and r.json()["message_en"] == "the request contains NUL characters"
+        r = await c.post(f"/api/v1/analytics/weak-signals/{uuid.uuid4()}/status", headers=LEADER,
+                         json={"status": "dismissed", "note": "a\u0000b"})
+        assert r.status_code == 422 and r.json()["fields"][0]["field"] == "note"
+        # the event labels of the registry, for the screen's ticker
+        labels = (await c.get("/screen/labels")).json()
+        assert labels["judicial.reminded"]["zh"] and set(labels["grid.event.reported"]) == {"zh", "en"}
     async with running_app(await make_settings(run_consumers=False, screen_public=False)) as (_app, c):
         assert (await c.get("/screen/data")).status_code == 401
         assert (await c.get("/screen")).status_code == 401
+        assert (await c.get("/screen/labels")).status_code == 401
         assert (await c.get("/screen/data", headers=LEADER)).status_code == 200
 
 

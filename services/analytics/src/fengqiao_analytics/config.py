@@ -38,4 +38,5 @@ class Settings(ServiceSettings):
     screen_public: bool = Field(True, description="the /screen page and its data/stream need no login (kiosk)")
     stream_interval: float = Field(0.3, description="SSE coalescing interval in seconds")
     export_max_rows: int = 200_000
+    max_body_bytes: int = 1_048_576
     weak_signals: WeakSignalThresholds = Field(default_factory=WeakSignalThresholds)

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 from fengqiao_common.app import Runtime, create_service_app
+from fengqiao_common.bodylimit import BodyLimitMiddleware
 
 from . import deps
 from .api import admin, exports, screen, signals, situation
@@ -20,7 +21,7 @@ async def live_updates(runtime: Runtime) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Fengqiao analytics",
         description="Analytics: read models, situation API, weak-signal ledger, big screen",
@@ -30,3 +31,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[{"name": "situation"}, {"name": "weak signals"}, {"name": "exports"}, {"name": "admin"},
                       {"name": "screen"}],
     )
+    # refuses NUL characters in paths and queries (400, as every service) and oversized bodies (413)
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_body_bytes)
+    return app

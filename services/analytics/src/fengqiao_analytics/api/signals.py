@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fengqiao_common.validation import no_nul
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..usecases import signals
 from .access import PREFIX, DepsDep, Reader, Triager
@@ -16,8 +17,9 @@ router = APIRouter(prefix=f"{PREFIX}/weak-signals", tags=["weak signals"])
 
 class StatusChange(BaseModel):
     status: Literal["assigned", "handled", "dismissed"]
-    assignee: str | None = Field(None, max_length=100, description="department code or user id")
-    note: str | None = Field(None, max_length=2000)
+    assignee: Annotated[str | None, AfterValidator(no_nul)] = Field(None, max_length=100,
+                                                                    description="department code or user id")
+    note: Annotated[str | None, AfterValidator(no_nul)] = Field(None, max_length=2000)
 
 
 @router.get("", operation_id="analytics_weak_signals", response_model=WeakSignalPage, summary="List weak signals")
