@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, NotFound
@@ -11,11 +12,13 @@ from fengqiao_common.ids import new_id
 from fengqiao_events.payloads.mediation import AgreementGenerated
 
 from ..adapters.pdf import AgreementDoc
-from ..adapters.uow import MediationUoW
 from ..domain import records, rules
 from ..domain.policy import authorize_mediator, authorize_view
 from . import common, views
 from .records import sealed_chain
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 Renderer = Callable[[AgreementDoc], Awaitable[bytes]]
 

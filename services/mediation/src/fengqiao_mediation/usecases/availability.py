@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import NotFound
 from fengqiao_common.ids import new_id
 
-from ..adapters.uow import MediationUoW
 from ..domain.policy import may_manage_mediator, may_see_calendar
 from ..domain.schedule import Interval, free_slots, weekly_from_json
 from ..domain.slots import check_window
 from . import views
 from .commands import LeaveIn
 from .mediators import get_mediator
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def set_availability(uow: MediationUoW, principal: Principal, mediator_id: str, weekly: list[dict]) -> dict:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.auth import EXTERNAL_SYSTEM, Principal
 from fengqiao_common.errors import Conflict, Invalid, field_error, invalid
 from fengqiao_common.ids import new_id
 from fengqiao_events.payloads.mediation import MediationBooked, MediationCancelled, MediationRescheduled
 
-from ..adapters.uow import MediationUoW
 from ..domain import rules
 from ..domain.matcher import Request
 from ..domain.policy import authorize_manage, authorize_new_booking, authorize_view
@@ -24,6 +25,9 @@ from ..domain.slots import (
 from . import common, views
 from .commands import BookingIn, RescheduleIn
 from .proposals import alternatives_for, ranked
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def _lock_mediator(uow: MediationUoW, mediator_id: str) -> dict:

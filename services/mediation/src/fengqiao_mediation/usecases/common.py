@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import NotFound
 from fengqiao_events.payloads.common import Actor
 
-from ..adapters.uow import MediationUoW
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
+
 
 
 def actor(p: Principal) -> Actor:

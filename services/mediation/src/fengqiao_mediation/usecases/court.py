@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
 import structlog
 from fengqiao_common.auth import Principal
@@ -17,13 +18,15 @@ from fengqiao_events.payloads.mediation import (
 )
 
 from ..adapters.court import CourtClient, CourtError
-from ..adapters.uow import MediationUoW
 from ..domain import court as rules_court
 from ..domain import rules
 from ..domain.court import CourtUnavailable
 from ..domain.policy import authorize_court_application, authorize_manage, authorize_view
 from . import common, views
 from .commands import CourtCallback
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 log = structlog.get_logger("fengqiao.mediation")
 

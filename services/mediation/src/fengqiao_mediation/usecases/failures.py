@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict
 from fengqiao_events.payloads.mediation import MediationFailed
 
-from ..adapters.uow import MediationUoW
 from ..domain import rules
 from ..domain.policy import authorize_fail
 from . import common
 from .commands import FailureIn
 from .mediations import mediation_view
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def fail(uow: MediationUoW, principal: Principal, mediation_id: str, cmd: FailureIn) -> dict:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.auth import Principal
 
-from ..adapters.uow import MediationUoW
 from ..domain import rules
 from ..domain.policy import authorize_view, list_scope, may_see_phone
 from . import common, views
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def list_mediations(uow: MediationUoW, principal: Principal, *, case_id: str | None = None,

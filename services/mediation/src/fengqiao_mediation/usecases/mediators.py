@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import structlog
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, NotFound
 
-from ..adapters.uow import MediationUoW
 from ..domain.demo import demo_mediators
 from ..domain.policy import private
 from . import views
 from .commands import MediatorIn, MediatorPatch
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 log = structlog.get_logger("fengqiao.mediation")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import invalid
 
-from ..adapters.uow import MediationUoW
 from ..domain import rules
 from ..domain.matcher import Candidate, Proposal, Request, rank
 from ..domain.policy import authorize_view
@@ -15,6 +15,9 @@ from ..domain.schedule import Interval, free_slots, weekly_from_json
 from ..domain.slots import alternatives, candidate, check_window
 from . import common, views
 from .commands import ProposalRequest
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def candidates(uow: MediationUoW, category: str, start: datetime, end: datetime,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 
-from ..adapters.uow import MediationUoW
 from ..domain import records
 from ..domain.policy import authorize_view
 from . import common
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def sealed_chain(uow: MediationUoW, mediation_id: str) -> list[tuple[dict, list[dict]]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fengqiao_common.ids import new_id
 from fengqiao_events.payloads.order import MediationReferred
 
-from ..adapters.uow import MediationUoW
 from ..domain import rules
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def on_referred(uow: MediationUoW, payload: MediationReferred) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.ids import new_id
@@ -11,10 +12,12 @@ from fengqiao_events.payloads.common import SYSTEM
 from fengqiao_events.payloads.mediation import JudicialReminded
 
 from ..adapters.sms import SmsSender
-from ..adapters.uow import MediationUoW
 from ..domain import court, rules
 from ..domain.policy import authorize_view
 from . import common
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def remind_deadlines(new_uow: Callable[[], MediationUoW], *, sms: SmsSender,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, invalid
@@ -12,7 +13,6 @@ from fengqiao_common.ids import new_id
 from fengqiao_events.payloads.mediation import SessionSealed
 
 from ..adapters.sms import SmsSender
-from ..adapters.uow import MediationUoW
 from ..domain import records, rules, signing
 from ..domain.policy import (
     authorize_mediator,
@@ -22,6 +22,9 @@ from ..domain.policy import (
 )
 from . import common, views
 from .commands import SessionIn, SignatureIn
+
+if TYPE_CHECKING:
+    from ..adapters.uow import MediationUoW
 
 
 async def create_session(uow: MediationUoW, principal: Principal, mediation_id: str, cmd: SessionIn) -> dict:
