@@ -101,9 +101,9 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
                                         or requester.get("name")) if requester else None
             summary = body.title or body.description.replace("\n", " ")[:40]
             case_id = new_id()
-            street = j.street.code
-            case_no = format_case_no(street, at.astimezone(ctx.timezone).date(),
-                                     await uow.new_cases.next_seq(street, at.astimezone(ctx.timezone).date()))
+            street, day = j.street.code, at.astimezone(ctx.timezone).date()
+            # outside any transaction: the day's counter row is locked for one statement only
+            case_no = format_case_no(street, day, await uow.new_cases.next_seq(street, day))
             ids = list(body.attachments)
             if ids:
                 found = await uow.new_cases.claim_attachments(ids, caller)
