@@ -106,6 +106,7 @@ async def test_return_goes_to_the_queue_and_reroute_keeps_the_case_clock(dispatc
     assert r.status_code == 201, r.text
     [new] = r.json()
     assert new["department"] == "QZJJ" and new["reroute_of"] == lead["order_id"] and new["rule_id"] is None
+    assert "signed_at" not in new and "result" not in new  # the orders as created, no later steps' fields
     for k in ("sign_for_by", "on_site_by", "resolve_by"):
         assert datetime.fromisoformat(new[k]) == datetime.fromisoformat(lead[k])
     case = await dispatch.case(p.case_id)

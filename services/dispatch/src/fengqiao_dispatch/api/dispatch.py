@@ -52,7 +52,8 @@ async def queue(deps: DepsDep, principal: Centre, limit: Limit = 100, offset: Of
 
 
 @router.post("/cases/{case_id}/orders", status_code=201, operation_id="manual_dispatch",
-             summary="Dispatch a queued case by hand (also re-routes a returned order)")
+             summary="Dispatch a queued case by hand (also re-routes a returned order)",
+             response_model_exclude_unset=True)  # the new orders as created: no sign-for/result fields yet
 async def manual_dispatch(deps: DepsDep, case_id: CaseId, principal: Centre,
                           body: schemas.ManualDispatch) -> list[OrderOut]:
     cmd = c.ManualDispatch(case_id, lead=body.lead, assist=body.assist, on_site_required=body.on_site_required)
