@@ -101,3 +101,15 @@ async def test_cors_only_for_configured_origins(make_gateway):
         assert "access-control-allow-origin" not in r.headers
         r = await client.get("/api/v1/cases", headers={"Origin": "https://evil.example.com"})
         assert "access-control-allow-origin" not in r.headers
+
+
+async def test_failed_authentications_are_counted_across_replicas_in_redis(make_gateway):
+    suffix = uuid.uuid4().hex[:8]
+    async with make_gateway(suffix=suffix, redis_url=REDIS_URL, auth_failures_per_minute=3) as (c1, app1), \
+            make_gateway(suffix=suffix, redis_url=REDIS_URL, auth_failures_per_minute=3) as (c2, app2):
+        now = 1_800_000_010.0 + (uuid.uuid4().int % 1000) * 60  # a window of this test's own
+        freeze(app1, now)
+        freeze(app2, now)
+        bad = {"X-API-Key": "fqk_0badc0de_" + "x" * 43}
+        codes = [(await (c1 if i % 2 else c2).get("/api/v1/cases", headers=bad)).status_code for i in range(5)]
+        assert codes == [401, 401, 401, 429, 429], codes
