@@ -15,7 +15,7 @@ from fengqiao_events.payloads.mediation import (
 from fengqiao_events.payloads.order import MediationReferred
 from fengqiao_mediation.domain import rules
 from fengqiao_mediation.domain.court import CourtUnavailable
-from fengqiao_mediation.usecases import court, failures, referrals, reminders
+from fengqiao_mediation.usecases import court, failures, mediators, referrals, reminders
 from fengqiao_mediation.usecases.commands import CourtCallback, FailureIn
 from world import DISPATCHER, EXTERNAL, add_mediator, agreed, book, mediator_p, party_p
 
@@ -154,3 +154,23 @@ async def test_a_referral_opens_one_mediation_however_often_it_arrives():
     [med] = uow.db.mediations.values()
     assert (med["case_id"], med["source"], med["status"], med["referral_id"]) == ("C-1", "referral", rules.OPEN, "R-1")
     assert uow.committed_events == []
+
+
+async def test_an_application_is_read_by_who_may_see_the_mediation():
+    uow, fake = FakeMediationUoW(), FakeCourt()
+    k, app = await applied(uow, fake)
+    got = await court.get_application(uow, party_p(k["a"]), app["id"])
+    assert (got["id"], got["status"], got["agreement_id"]) == (app["id"], "submitted", k["agreement"]["id"])
+    with pytest.raises(Forbidden):
+        await court.get_application(uow, party_p("stranger"), app["id"])
+    with pytest.raises(NotFound):
+        await court.get_application(uow, DISPATCHER, "nope")
+
+
+async def test_the_demo_pool_is_seeded_once():
+    uow = FakeMediationUoW()
+    mix = {"deputies_and_members": 2, "public_officials": 3, "cross_river_mediators": 1}
+    assert await mediators.seed_demo(uow, mix) == 6
+    assert await mediators.seed_demo(uow, mix) == 0
+    assert len(uow.db.mediators) == 6
+    assert {c for m in uow.db.mediators.values() for c in m["categories"]} <= {"labour", "family"}
