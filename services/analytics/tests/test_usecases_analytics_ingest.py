@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fakes import FakeAnalyticsUoW, FakeDb, context
+from analytics_fakes import FakeAnalyticsUoW, FakeDb, context
 from fengqiao_analytics.domain import signals as ws
 from fengqiao_analytics.domain import topics
 from fengqiao_analytics.usecases import ingest

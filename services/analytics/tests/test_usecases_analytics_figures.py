@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from fakes import FakeAnalyticsUoW, context
+from analytics_fakes import FakeAnalyticsUoW, context
 from fengqiao_analytics.usecases import exports, ingest, rebuild, screen, situation
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Invalid

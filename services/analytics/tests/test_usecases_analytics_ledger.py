@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from fakes import FakeAnalyticsUoW, context
+from analytics_fakes import FakeAnalyticsUoW, context
 from fengqiao_analytics.domain import signals as ws
 from fengqiao_analytics.usecases import ingest, signals
 from fengqiao_common.auth import Principal
