@@ -54,11 +54,11 @@ DepsFactory = Callable[["Runtime"], Awaitable[Any]]
 ConsumersFactory = Callable[["Runtime"], Sequence[ConsumerSpec]]
 
 
-def deps_getter(cls: type[D]) -> Callable[[Request], D]:
+def deps_getter(cls: type[D]) -> Callable[[Request], Awaitable[D]]:
     """A FastAPI dependency returning the service's typed dependencies object; use it as
     ``DepsDep = Annotated[Deps, Depends(deps_getter(Deps))]``."""
 
-    def get_deps(request: Request) -> D:
+    async def get_deps(request: Request) -> D:  # async: FastAPI would run a plain def in the thread pool
         deps = request.app.state.runtime.deps
         if deps is None:  # pragma: no cover - only before start-up
             raise RuntimeError("service dependencies are not built yet")

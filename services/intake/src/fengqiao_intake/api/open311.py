@@ -61,56 +61,6 @@ def _fmt(fmt: str) -> str:
     return fmt
 
 
-def _service(domain) -> dict:
-    return {
-        "service_code": domain.code, "service_name": domain.name,
-        "description": f"{domain.name}（{domain.code}）", "metadata": True, "type": "realtime",
-        "keywords": domain.code, "group": "8+N",
-    }
-
-
-def _definition(d, code: str) -> dict:
-    return {
-        "service_code": code,
-        "attributes": [
-            {"variable": True, "code": "people_involved", "datatype": "number", "required": False,
-             "datatype_description": "integer ≥ 0", "order": 1, "description": "涉及人数 / number of people involved",
-             "values": []},
-            {"variable": True, "code": "grid", "datatype": "singlevaluelist", "required": False,
-             "datatype_description": None, "order": 2, "description": "网格 / grid",
-             "values": [{"key": g.code, "name": g.name} for g in d.jurisdiction.grids]},
-            {"variable": True, "code": "occurred_at", "datatype": "datetime", "required": False,
-             "datatype_description": "W3C datetime with offset", "order": 3,
-             "description": "发生时间 / when it happened", "values": []},
-        ],
-    }
-
-
-def _request_view(c: dict, ctx: dict, d) -> dict:
-    dept = d.jurisdiction.department(ctx.get("department") or "")
-    dom = d.jurisdiction.domain(c["category"])
-    notes = ctx.get("note")
-    return {
-        "service_request_id": c["case_no"],
-        "status": o.spec_status(c["status"]),
-        "status_notes": notes,
-        "service_name": dom.name if dom else c["category"],
-        "service_code": c["category"],
-        "description": c["description"],
-        "agency_responsible": dept.name if dept else None,
-        "service_notice": None,
-        "requested_datetime": o.w3c(c["reported_at"]),
-        "updated_datetime": o.w3c(c["updated_at"]),
-        "expected_datetime": ctx.get("resolve_by"),
-        "address": c["address"],
-        "address_id": None,
-        "zipcode": None,
-        "lat": c["lat"],
-        "long": c["lon"],
-        "media_url": c["media_url"],
-    }
-
-
 def _dates(params, default_days: int, now: datetime) -> tuple[datetime, datetime]:
     try:
         start = o.parse_w3c(params["start_date"]) if params.get("start_date") else None
@@ -141,7 +91,7 @@ def _csv(value: str | None) -> list[str]:
 async def services(fmt: str, d: DepsDep):
     try:
         _fmt(fmt)
-        return _render(fmt, "services", "service", [_service(x) for x in d.jurisdiction.domains])
+        return _render(fmt, "services", "service", [o.service_entry(x) for x in d.jurisdiction.domains])
     except Open311Error as e:
         return _error(fmt if fmt in _FORMATS else "json", e.code, e.description)
 
@@ -154,7 +104,7 @@ async def service_definition(service_code: str, fmt: str, d: DepsDep):
         _fmt(fmt)
         if d.jurisdiction.domain(service_code) is None:
             raise Open311Error(404, f"service_code not found: {service_code} / 服务类别不存在")
-        defn = _definition(d, service_code)
+        defn = o.service_definition(service_code, d.jurisdiction.grids)
         if fmt == "xml":
             return Response(o.service_definition_xml(defn), media_type="text/xml; charset=utf-8")
         return JSONResponse(defn)
@@ -266,7 +216,7 @@ async def get_requests(fmt: str, request: Request, d: DepsDep):
             q = uc.RequestQuery(codes=_csv(p.get("service_code")), start=start, end=end, statuses=statuses,
                                 limit=limit)
         found = await uc.find_requests(d.uow(), q)
-        return _render(fmt, "service_requests", "request", [_request_view(r.case, r.context, d) for r in found])
+        return _render(fmt, "service_requests", "request", [o.request_view(r.case, r.context, d.jurisdiction) for r in found])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 
@@ -281,7 +231,7 @@ async def get_request(service_request_id: str, fmt: str, d: DepsDep):
         found = await uc.find_requests(d.uow(), uc.RequestQuery(ids=[service_request_id], limit=1))
         if not found:
             raise Open311Error(404, f"service_request_id not found: {service_request_id} / 请求不存在")
-        return _render(fmt, "service_requests", "request", [_request_view(found[0].case, found[0].context, d)])
+        return _render(fmt, "service_requests", "request", [o.request_view(found[0].case, found[0].context, d.jurisdiction)])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 

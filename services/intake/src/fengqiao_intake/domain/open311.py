@@ -99,3 +99,56 @@ def service_definition_xml(defn: dict) -> bytes:
 
 def errors_xml(errors: list[dict]) -> bytes:
     return to_xml("errors", "error", errors)
+
+
+def service_entry(domain) -> dict:
+    """One entry of the service list (a domain of the catalogue)."""
+    return {
+        "service_code": domain.code, "service_name": domain.name,
+        "description": f"{domain.name}（{domain.code}）", "metadata": True, "type": "realtime",
+        "keywords": domain.code, "group": "8+N",
+    }
+
+
+def service_definition(code: str, grids) -> dict:
+    """The attributes a request of any service may carry."""
+    return {
+        "service_code": code,
+        "attributes": [
+            {"variable": True, "code": "people_involved", "datatype": "number", "required": False,
+             "datatype_description": "integer ≥ 0", "order": 1, "description": "涉及人数 / number of people involved",
+             "values": []},
+            {"variable": True, "code": "grid", "datatype": "singlevaluelist", "required": False,
+             "datatype_description": None, "order": 2, "description": "网格 / grid",
+             "values": [{"key": g.code, "name": g.name} for g in grids]},
+            {"variable": True, "code": "occurred_at", "datatype": "datetime", "required": False,
+             "datatype_description": "W3C datetime with offset", "order": 3,
+             "description": "发生时间 / when it happened", "values": []},
+        ],
+    }
+
+
+def request_view(c: dict, ctx: dict, jurisdiction) -> dict:
+    """A case as a GeoReport request; ``ctx``: the latest order's department and deadline, the latest note."""
+    dept = jurisdiction.department(ctx.get("department") or "")
+    dom = jurisdiction.domain(c["category"])
+    notes = ctx.get("note")
+    return {
+        "service_request_id": c["case_no"],
+        "status": spec_status(c["status"]),
+        "status_notes": notes,
+        "service_name": dom.name if dom else c["category"],
+        "service_code": c["category"],
+        "description": c["description"],
+        "agency_responsible": dept.name if dept else None,
+        "service_notice": None,
+        "requested_datetime": w3c(c["reported_at"]),
+        "updated_datetime": w3c(c["updated_at"]),
+        "expected_datetime": ctx.get("resolve_by"),
+        "address": c["address"],
+        "address_id": None,
+        "zipcode": None,
+        "lat": c["lat"],
+        "long": c["lon"],
+        "media_url": c["media_url"],
+    }
