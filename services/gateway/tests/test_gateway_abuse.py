@@ -73,6 +73,12 @@ async def test_client_address_is_the_rightmost_untrusted_hop(make_gateway):
         assert rows[0]["ip"] == "198.51.100.44"
 
 
+async def test_trust_forwarded_for_means_one_proxy_in_front(make_gateway):
+    async with make_gateway(trust_forwarded_for=True) as (client, _app):
+        r = await client.get("/api/v1/catalogue", headers={"X-Forwarded-For": "6.6.6.6, 198.51.100.9"})
+        assert r.json()["forwarded_for"] == "198.51.100.9"  # not the client-written 6.6.6.6
+
+
 async def test_login_spray_from_one_address_meets_429(make_gateway):
     async with make_gateway() as (client, app):  # the default limits
         freeze(app)

@@ -143,6 +143,14 @@ def test_client_address_rightmost_untrusted_hop():
     assert client_address(None, ["1.2.3.4"], trusted) is None
 
 
+def test_rightmost_hop_behind_one_proxy():
+    from fengqiao_gateway.domain.clientaddr import rightmost_hop
+
+    assert rightmost_hop("10.0.0.5", ["6.6.6.6, 198.51.100.9"]) == "198.51.100.9"
+    assert rightmost_hop("10.0.0.5", ["6.6.6.6", "198.51.100.9:443"]) == "198.51.100.9"
+    assert rightmost_hop("10.0.0.5", []) == "10.0.0.5" and rightmost_hop("10.0.0.5", ["junk"]) == "10.0.0.5"
+
+
 def test_stream_slots_per_address_and_total():
     from fengqiao_gateway.domain.streams import StreamSlots
 

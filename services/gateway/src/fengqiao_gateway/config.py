@@ -58,6 +58,9 @@ class Settings(ServiceSettings):
     # client address: the socket peer, or (when the peer is one of these proxies) the rightmost hop of
     # X-Forwarded-For that is not one of them. JSON list of CIDRs, e.g. ["10.0.0.0/8"]; none = the peer.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # older switch, kept for existing deployments: without trusted_proxies, true = the peer is the one proxy in
+    # front, so the client is the rightmost X-Forwarded-For hop (the one that proxy appended)
+    trust_forwarded_for: bool = False
     # Server-Sent Events: their own upstream pool, so open streams never take the API's connections
     stream_paths: list[str] = Field(default_factory=lambda: ["/screen/stream", "/api/v1/analytics/stream"])
     stream_max_connections: int = 1000  # open streams through this gateway process (then 503)

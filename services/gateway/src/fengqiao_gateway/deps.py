@@ -68,8 +68,13 @@ def make_stream_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | Non
 async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = None) -> Deps:
     s: Settings = runtime.settings  # type: ignore[assignment]
     j = runtime.jurisdiction
-    deps = Deps(
-        settings=s, clock=runtime.clock, jurisdiction=j, session_factory=runtime.session_factory,
+    clock = runtime.clock
+
+    def uow() -> GatewayUoW:
+        return GatewayUoW(runtime.session_factory, runtime.outbox, clock)
+
+    return Deps(
+        settings=s, clock=clock, jurisdiction=j, session_factory=runtime.session_factory,
         outbox=runtime.outbox,
         passwords=Passwords(s.password_hash_time_cost, s.password_hash_memory_kib,
                             concurrency=s.password_hash_concurrency, wait=s.password_hash_wait),
@@ -77,13 +82,11 @@ async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = N
         streams=make_stream_upstreams(s, transport),
         stream_slots=StreamSlots(s.stream_max_connections, s.stream_max_per_address),
         trusted_proxies=networks(s.trusted_proxies),
-        audit=None,  # type: ignore[arg-type] - set below (it needs the unit-of-work factory)
+        audit=AuditWriter(uow),
         codes=Codes(frozenset(d.code for d in j.departments), frozenset(g.code for g in j.grids),
                     frozenset(e.code for e in j.external_systems)),
         policy=TokenPolicy(s.token_secret, s.access_token_ttl, s.refresh_token_ttl, s.refresh_reuse_grace),
     )
-    deps.audit = AuditWriter(deps.uow)
-    return deps
 
 
 DepsDep = Annotated[Deps, Depends(deps_getter(Deps))]

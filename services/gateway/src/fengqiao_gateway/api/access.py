@@ -13,7 +13,7 @@ from fengqiao_common.logging import request_id_var
 from ..deps import Deps, DepsDep
 from ..domain.accounts import Account
 from ..domain.audit import Caller
-from ..domain.clientaddr import client_address
+from ..domain.clientaddr import client_address, rightmost_hop
 from ..metrics import REJECTED
 from ..usecases import auth as auth_uc
 
@@ -25,9 +25,12 @@ def unauthenticated(zh: str, en: str) -> ApiError:
 def client_ip(request: Request, deps: Deps) -> str | None:
     """The socket peer, or behind trusted proxies the rightmost untrusted X-Forwarded-For hop."""
     peer = request.client.host if request.client else None
-    if not deps.trusted_proxies:
+    if deps.trusted_proxies:
+        ip = client_address(peer, request.headers.getlist("x-forwarded-for"), deps.trusted_proxies)
+    elif deps.settings.trust_forwarded_for:
+        ip = rightmost_hop(peer, request.headers.getlist("x-forwarded-for"))
+    else:
         return peer
-    ip = client_address(peer, request.headers.getlist("x-forwarded-for"), deps.trusted_proxies)
     return ip[:64] if ip else None
 
 

@@ -47,3 +47,10 @@ def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequ
             return str(addr)
         last = str(addr)
     return last
+
+
+def rightmost_hop(peer: str | None, forwarded_for: Sequence[str]) -> str | None:
+    """Behind exactly one proxy of unknown address (the peer): the hop it appended, the rightmost."""
+    hops = [h for value in forwarded_for for h in value.split(",") if h.strip()]
+    addr = _address(hops[-1]) if hops else None
+    return str(addr) if addr is not None else peer
