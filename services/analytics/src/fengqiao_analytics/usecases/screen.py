@@ -37,13 +37,14 @@ async def recent_ticker(uow: AnalyticsUoW, ctx: Context, after_id: int = 0, limi
 
 
 async def snapshot(uow: AnalyticsUoW, ctx: Context) -> dict:
-    """Everything the big screen shows: aggregates only, no personal data."""
-    s = await situation.summary(uow, ctx)
-    deps = await situation.departments(uow, ctx)
-    tr = await situation.trends(uow, ctx, "day", 30)
+    """Everything the big screen shows: aggregates only, no personal data (one session for all of it)."""
     async with uow:
+        s = await situation.summary(uow, ctx)
+        deps = await situation.departments(uow, ctx)
+        tr = await situation.trends(uow, ctx, "day", 30)
         _, sig = await uow.signals.listed(limit=50, offset=0)
         counts = await uow.signals.counts()
+        ticker = await recent_ticker(uow, ctx, 0, 15)
     open_sig = [x for x in sig if x["status"] in ws.OPEN_STATUSES][:12]
     stats = stats_of(counts)
     j = ctx.jurisdiction
@@ -65,5 +66,5 @@ async def snapshot(uow: AnalyticsUoW, ctx: Context) -> dict:
                      "status": x["status"], "first_at": x["first_at"].isoformat() if x["first_at"] else None}
                     for x in open_sig],
         "signal_stats": {"open": stats["open"], "total": stats["total"], "became_cases": stats["became_cases"]},
-        "ticker": await recent_ticker(uow, ctx, 0, 15),
+        "ticker": ticker,
     }
