@@ -137,3 +137,25 @@ def test_every_registered_topic_is_handled_or_ignored_from_the_registry():
     s = spec(D, 3)
     assert s.name == "g-g3" and set(s.handlers) == topics.HANDLED and s.ignores == topics.IGNORES
     assert s.batch_handler is not None
+
+
+def test_the_fakes_have_the_interface_of_the_sql_repositories():
+    import inspect
+
+    import analytics_fakes as f
+    from fengqiao_analytics.adapters import repositories as r
+
+    pairs = [(r.MetaRepository, f.FakeMeta), (r.CountersRepository, f.FakeCounters), (r.CasesRepository, f.FakeCases),
+             (r.OrdersRepository, f.FakeOrders), (r.TickerRepository, f.FakeTicker),
+             (r.SignalsRepository, f.FakeSignals), (r.ExportsRepository, f.FakeExports)]
+
+    def api(cls) -> dict[str, list[str]]:
+        return {n: list(inspect.signature(m).parameters)[1:] for n, m in inspect.getmembers(cls, inspect.isfunction)
+                if not n.startswith("_")}
+
+    for sql, fake in pairs:
+        assert api(sql) == api(fake), sql.__name__
+    from fengqiao_analytics.adapters.uow import AnalyticsUoW
+
+    assert set(AnalyticsUoW.__annotations__) <= set(vars(FakeAnalyticsUoW()))  # the same repository attributes
+    assert callable(FakeAnalyticsUoW.emit_identified)
