@@ -21,16 +21,19 @@ async def test_health_ready_metrics(service, service_settings):
         assert r.status_code == 200 and r.json()["status"] == "ok"
         assert r.headers["x-request-id"]
         r = await client.get("/readyz")
+        # readiness is decided by the process's own database; the gateway reports the services
+        # beside it (alone here, they are all away) without leaving rotation for them
+        assert r.status_code == 200, r.text
         if service == "gateway":
-            # alone, the gateway is not ready: its readiness includes every upstream service's
-            assert r.status_code == 503 and r.json()["checks"]["intake"] == "unavailable", r.text
-        else:
-            assert r.status_code == 200, r.text
+            assert r.json()["upstreams"]["intake"] == "unavailable", r.text
         assert r.json()["checks"]["database"] == "ok"
         assert r.json()["checks"]["kafka"] == "ok"
         r = await client.get("/metrics")
-        assert r.status_code == 200
-        assert "fq_http_request_duration_seconds" in r.text
+        if service == "gateway":  # the public port serves no metrics: they are on GATEWAY_METRICS_PORT
+            assert r.status_code == 404
+        else:
+            assert r.status_code == 200
+            assert "fq_http_request_duration_seconds" in r.text
 
 
 async def test_readyz_reports_unreachable_database(service_settings):

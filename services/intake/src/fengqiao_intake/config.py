@@ -22,7 +22,7 @@ class Settings(ServiceSettings):
 
     # request bodies and attachments (refused before they are read whole)
     max_body_bytes: int = 1_048_576
-    attachment_max_bytes: int = 10 * 1_048_576
+    attachment_max_bytes: int = 20 * 1_048_576  # what phones produce; the gateway allows the same on uploads
     attachment_storage: Literal["local", "s3"] = "local"
     attachment_dir: Path = Field(default_factory=lambda: REPO_ROOT / ".run" / "attachments")
     s3_bucket: str | None = None
