@@ -81,6 +81,7 @@ demo: uv  ## against a running `make run`; DEMO_ARGS="--speed 600 --hours 24"
 asyncapi: python-deps  ## regenerate docs/asyncapi.yaml and the Strimzi topic manifests
 	@$(UV) run python -m fengqiao_events.asyncapi --write
 	@$(UV) run python -m fengqiao_events.topics_cli k8s --write
+	@$(UV) run python -m fengqiao_devstack.contracts --write
 
 clean:
 	rm -rf .run test-artifacts .pytest_cache
