@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
-import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 
 import httpx
 import pytest
@@ -42,16 +39,6 @@ class FreshIdentity(Mapping):
 
 
 
-def _load_fakes() -> None:
-    """tests/fakes.py is a name every service's test folder has, and pytest imports test helpers by basename
-    (one ``sys.modules["fakes"]`` for the whole run): ours is registered as ``analytics_fakes`` instead."""
-    spec = importlib.util.spec_from_file_location("analytics_fakes", Path(__file__).with_name("fakes.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["analytics_fakes"] = module
-    spec.loader.exec_module(module)
-
-
-_load_fakes()
 
 LEADER = FreshIdentity(roles=["leader"])
 ADMIN = FreshIdentity(roles=["admin"])

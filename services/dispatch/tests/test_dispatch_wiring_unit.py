@@ -7,7 +7,7 @@ import contextlib
 from datetime import timedelta
 from types import SimpleNamespace
 
-from fakes import FakeDispatchUoW, J, env_of, grid_event
+from dispatch_fakes import FakeDispatchUoW, J, env_of, grid_event
 from fengqiao_dispatch.cli import order_topics
 from fengqiao_dispatch.config import Settings
 from fengqiao_dispatch.consumers import IGNORES, consumer_specs

@@ -42,12 +42,30 @@ def test_who_may_view_manage_record_and_sign():
     assert allowed(policy.authorize_manage, MED) == {"admin", "dispatcher", "own_mediator", "system"}
     assert allowed(policy.authorize_mediator, MED) == {"admin", "own_mediator"}
     assert allowed(policy.authorize_court_application, MED) == {"admin", "dispatcher", "own_mediator"}
-    assert allowed(policy.authorize_signing_for_party, MED, "P1") == {"party", "own_mediator"}
+    assert allowed(policy.authorize_otp_request, MED, "P1") == {"party", "own_mediator"}
     assert allowed(policy.authorize_mediator_signature, MED) == {"own_mediator"}
     assert allowed(policy.authorize_new_booking) == {"admin", "dispatcher", "system", "other_system"}
     assert allowed(policy.may_manage_mediator, "M1") == {"admin", "own_mediator"}
     assert allowed(policy.may_see_calendar, "M1") == {"admin", "dispatcher", "own_mediator"}
     assert policy.private(P["own_mediator"], "M1") and not policy.private(P["dispatcher"], "M1")
+
+
+def test_a_party_signs_only_through_its_own_channel():
+    def channels(method: str) -> dict:
+        out = {}
+        for name, p in {**P, "anonymous": None}.items():
+            try:
+                out[name] = policy.party_channel(p, MED, "P1", method)
+            except Forbidden as exc:
+                assert exc.code in ("not_own_channel", "forbidden")
+        return out
+
+    assert channels("image") == {"party": "login"}  # the mediator, an admin, another party: refused
+    assert channels("otp") == {"party": "otp", "anonymous": "otp"}  # the code is the credential, never the mediator
+    assert channels("in_person") == {"own_mediator": "in_person"}
+    with pytest.raises(Forbidden) as exc:
+        policy.party_channel(P["own_mediator"], MED, "P1", "image")
+    assert exc.value.code == "not_own_channel"
 
 
 def test_list_scopes():

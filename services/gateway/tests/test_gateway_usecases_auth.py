@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from fakes import FakeGatewayUoW, FakePasswords, cache
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Unauthenticated
 from fengqiao_gateway.domain import credentials as cred
 from fengqiao_gateway.domain.audit import Caller
 from fengqiao_gateway.usecases import auth
+from gateway_fakes import FakeGatewayUoW, FakePasswords, cache
 
 POLICY = auth.TokenPolicy(secret="s" * 40, access_ttl=900, refresh_ttl=3600, refresh_reuse_grace=30.0)
 CALLER = Caller(ip="203.0.113.9", user_agent="pytest", request_id="r1")

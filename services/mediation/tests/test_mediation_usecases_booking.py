@@ -4,7 +4,6 @@ lost race), reschedule, cancel, proposals, availability, the pool."""
 from datetime import timedelta
 
 import pytest
-from fakes import FakeMediationUoW
 from fengqiao_common.errors import Conflict, Forbidden, Invalid, NotFound
 from fengqiao_events.payloads.mediation import MediationBooked, MediationCancelled, MediationRescheduled
 from fengqiao_mediation.domain import rules
@@ -16,7 +15,18 @@ from fengqiao_mediation.usecases.commands import (
     ProposalRequest,
     RescheduleIn,
 )
-from world import ADMIN, DISPATCHER, EXTERNAL, PARTIES, add_mediator, book, local, mediator_p, party_p
+from mediation_fakes import FakeMediationUoW
+from mediation_world import (
+    ADMIN,
+    DISPATCHER,
+    EXTERNAL,
+    PARTIES,
+    add_mediator,
+    book,
+    local,
+    mediator_p,
+    party_p,
+)
 
 
 async def test_book_an_exact_slot_opens_the_mediation_and_emits_booked():

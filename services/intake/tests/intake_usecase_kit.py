@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
-from fakes import FakeIntakeUoW, FakeStorage
 from fengqiao_common.auth import Principal
 from fengqiao_common.jurisdiction import load
 from fengqiao_events import new_envelope
@@ -13,6 +12,7 @@ from fengqiao_intake.config import Settings
 from fengqiao_intake.schemas import DemandIn, GridEventIn, LocationIn, PartyIn
 from fengqiao_intake.usecases.cases import report_grid_event, submit_demand
 from fengqiao_intake.usecases.common import Context
+from intake_fakes import FakeIntakeUoW, FakeStorage
 
 
 @cache

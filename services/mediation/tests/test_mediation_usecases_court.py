@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakes import FakeCourt, FakeMediationUoW, FakeSms
 from fengqiao_common.errors import Conflict, Forbidden, NotFound
 from fengqiao_events.payloads.mediation import (
     JudicialApplied,
@@ -17,7 +16,8 @@ from fengqiao_mediation.domain import rules
 from fengqiao_mediation.domain.court import CourtUnavailable
 from fengqiao_mediation.usecases import court, failures, mediators, referrals, reminders
 from fengqiao_mediation.usecases.commands import CourtCallback, FailureIn
-from world import DISPATCHER, EXTERNAL, add_mediator, agreed, book, mediator_p, party_p
+from mediation_fakes import FakeCourt, FakeMediationUoW, FakeSms
+from mediation_world import DISPATCHER, EXTERNAL, add_mediator, agreed, book, mediator_p, party_p
 
 
 def callback(app: dict, decision: str, **kw) -> CourtCallback:

@@ -5,7 +5,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from fakes import FakeMediationUoW, FakeSms, fake_render
 from fengqiao_common.errors import Conflict, Forbidden, Invalid
 from fengqiao_events.payloads.mediation import AgreementGenerated, SessionSealed
 from fengqiao_mediation.domain import records, rules
@@ -13,7 +12,8 @@ from fengqiao_mediation.domain.signing import TooManyCodes
 from fengqiao_mediation.usecases import agreements, mediations, sessions
 from fengqiao_mediation.usecases import records as records_uc
 from fengqiao_mediation.usecases.commands import SessionIn, SignatureIn
-from world import (
+from mediation_fakes import FakeMediationUoW, FakeSms, fake_render
+from mediation_world import (
     DISPATCHER,
     LEADER,
     add_mediator,

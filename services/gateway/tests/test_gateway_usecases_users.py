@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from fakes import CODES, FakeGatewayUoW, FakePasswords, cache
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_gateway.domain.audit import Caller
 from fengqiao_gateway.usecases import users
+from gateway_fakes import CODES, FakeGatewayUoW, FakePasswords, cache
 
 ADMIN = Principal(sub="admin-1", kind="user", name="root", roles=["admin"])
 CALLER = Caller(ip="198.51.100.1")

@@ -1,12 +1,12 @@
 """Administration of API keys on in-memory fakes."""
 
 import pytest
-from fakes import CODES, FakeGatewayUoW, cache
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Invalid, NotFound
 from fengqiao_gateway.domain import credentials as cred
 from fengqiao_gateway.domain.audit import Caller
 from fengqiao_gateway.usecases import auth, keys
+from gateway_fakes import CODES, FakeGatewayUoW, cache
 
 ADMIN = Principal(sub="admin-1", kind="user", name="root", roles=["admin"])
 

@@ -4,7 +4,7 @@ and the centre's verification closing the case."""
 from datetime import timedelta
 
 import pytest
-from fakes import DISPATCHER, LEADER, FakeDispatchUoW, J, env_of, grid_event, officer
+from dispatch_fakes import DISPATCHER, LEADER, FakeDispatchUoW, J, env_of, grid_event, officer
 from fengqiao_common.errors import Conflict, Forbidden, NotFound
 from fengqiao_dispatch.usecases import orders as uc
 from fengqiao_dispatch.usecases import routing, rules

@@ -6,7 +6,7 @@ import pytest
 from fengqiao_common.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 from fengqiao_intake.usecases import attachments as uc
 from fengqiao_intake.usecases.cases import report_grid_event
-from usecase_kit import DISPATCHER, OTHER_WORKER, WORKER, grid_body, world
+from intake_usecase_kit import DISPATCHER, OTHER_WORKER, WORKER, grid_body, world
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

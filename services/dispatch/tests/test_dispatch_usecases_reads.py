@@ -4,7 +4,7 @@ and the counts behind the gauges."""
 from datetime import timedelta
 
 import pytest
-from fakes import DISPATCHER, LEADER, FakeDispatchUoW, J, env_of, grid_event, officer, who
+from dispatch_fakes import DISPATCHER, LEADER, FakeDispatchUoW, J, env_of, grid_event, officer, who
 from fengqiao_common.errors import Forbidden, NotFound
 from fengqiao_dispatch.usecases import reads, routing, rules
 from fengqiao_dispatch.usecases.commands import OrderQuery, Page

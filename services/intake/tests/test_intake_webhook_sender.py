@@ -14,8 +14,8 @@ from fengqiao_intake.config import Settings
 from fengqiao_intake.domain.egress import EgressRefused
 from fengqiao_intake.domain.webhooks import RetryPolicy
 from fengqiao_intake.usecases.webhook_delivery import deliver_due
-from test_usecases_webhooks import _queue, _register
-from usecase_kit import world
+from intake_usecase_kit import world
+from test_intake_usecases_webhooks import _queue, _register
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 

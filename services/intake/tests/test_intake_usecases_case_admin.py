@@ -6,7 +6,7 @@ import pytest
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_events.payloads.case import CaseMerged, CaseRated, CaseRegraded, CaseReopened
 from fengqiao_intake.usecases import case_admin as uc
-from usecase_kit import DISPATCHER, OTHER_WORKER, SYSTEM, demand_body, new_case, world
+from intake_usecase_kit import DISPATCHER, OTHER_WORKER, SYSTEM, demand_body, new_case, world
 
 
 async def test_regrade_changes_the_grade_logs_and_emits():

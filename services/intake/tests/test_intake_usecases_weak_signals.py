@@ -7,7 +7,7 @@ from fengqiao_common.errors import Conflict, Forbidden, Invalid
 from fengqiao_events.payloads.case import WeakSignalReported
 from fengqiao_intake.schemas import WeakSignalIn
 from fengqiao_intake.usecases import weak_signals as uc
-from usecase_kit import DISPATCHER, OTHER_WORKER, WORKER, world
+from intake_usecase_kit import DISPATCHER, OTHER_WORKER, WORKER, world
 
 
 def _body(**over) -> WeakSignalIn:

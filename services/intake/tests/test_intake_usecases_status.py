@@ -18,7 +18,7 @@ from fengqiao_intake import consumers
 from fengqiao_intake.domain.status import EFFECTS
 from fengqiao_intake.domain.timeline import LOCAL_LABELS, note
 from fengqiao_intake.usecases.status import record_event
-from usecase_kit import SYSTEM, envelope, new_case, world
+from intake_usecase_kit import SYSTEM, envelope, new_case, world
 
 
 def _dispatched(case, at, order_id="o1", seq=1):

@@ -12,7 +12,7 @@ from fengqiao_intake.domain.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TI
 from fengqiao_intake.domain.webhooks import RetryPolicy
 from fengqiao_intake.usecases import webhooks as uc
 from fengqiao_intake.usecases.webhook_delivery import deliver_due
-from usecase_kit import ADMIN, DISPATCHER, OTHER_SYSTEM, SYSTEM, world
+from intake_usecase_kit import ADMIN, DISPATCHER, OTHER_SYSTEM, SYSTEM, world
 
 URL = "https://hooks.example.com/in"
 

@@ -7,10 +7,10 @@ import base64
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fakes import FakeMediationUoW, fake_render
 from fengqiao_common.auth import Principal
 from fengqiao_mediation.usecases import agreements, bookings, mediators, sessions
 from fengqiao_mediation.usecases.commands import BookingIn, MediatorIn, SessionIn, SignatureIn
+from mediation_fakes import FakeMediationUoW, fake_render
 
 TZ = ZoneInfo("Asia/Shanghai")
 ALL_WEEK = [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(7)]

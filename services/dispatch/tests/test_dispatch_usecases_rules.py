@@ -1,7 +1,7 @@
 """Use cases on in-memory fakes: routing rules - seed, create, validate, version, retire, read."""
 
 import pytest
-from fakes import ADMIN, LEADER, FakeDispatchUoW, J, env_of, grid_event
+from dispatch_fakes import ADMIN, LEADER, FakeDispatchUoW, J, env_of, grid_event
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_dispatch.domain.rules import RuleBody
 from fengqiao_dispatch.usecases import routing

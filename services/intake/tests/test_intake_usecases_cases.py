@@ -8,7 +8,7 @@ from fengqiao_events.payloads.case import GridEventReported
 from fengqiao_intake.domain.idempotency import model_hash
 from fengqiao_intake.schemas import PartyIn, PetitionIn
 from fengqiao_intake.usecases import cases as uc
-from usecase_kit import (
+from intake_usecase_kit import (
     DISPATCHER,
     LAT,
     OTHER_WORKER,

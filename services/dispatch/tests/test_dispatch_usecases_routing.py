@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from fakes import BASE, DISPATCHER, FakeDispatchUoW, J, env_of, grid_event
+from dispatch_fakes import BASE, DISPATCHER, FakeDispatchUoW, J, env_of, grid_event
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_dispatch.domain import timers as tm
 from fengqiao_dispatch.usecases import routing, rules

@@ -10,8 +10,7 @@ from fengqiao_intake.usecases import open311, reads
 from fengqiao_intake.usecases.case_admin import Merge, merge
 from fengqiao_intake.usecases.cases import NewCase, create_case
 from fengqiao_intake.usecases.status import record_event
-from test_usecases_status import _dispatched
-from usecase_kit import (
+from intake_usecase_kit import (
     DISPATCHER,
     OTHER_SYSTEM,
     OTHER_WORKER,
@@ -22,6 +21,7 @@ from usecase_kit import (
     new_case,
     world,
 )
+from test_intake_usecases_status import _dispatched
 
 
 async def test_list_shows_each_reader_what_they_may_see():

@@ -4,7 +4,7 @@ escalation to the street leader and the district, each once; a done step's timer
 from datetime import timedelta
 
 import pytest
-from fakes import FakeDispatchUoW, J, env_of, grid_event, officer
+from dispatch_fakes import FakeDispatchUoW, J, env_of, grid_event, officer
 from fengqiao_dispatch.usecases import orders, routing, rules
 from fengqiao_dispatch.usecases.commands import SignFor
 from fengqiao_dispatch.usecases.timers import fire_due_timers

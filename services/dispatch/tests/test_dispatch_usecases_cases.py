@@ -4,7 +4,7 @@
 from datetime import timedelta
 
 import pytest
-from fakes import DISPATCHER, FakeDispatchUoW, J, env_of, grid_event, officer
+from dispatch_fakes import DISPATCHER, FakeDispatchUoW, J, env_of, grid_event, officer
 from fengqiao_common.errors import Conflict, Invalid, NotFound
 from fengqiao_dispatch.usecases import cases as uc
 from fengqiao_dispatch.usecases import orders, routing, rules

@@ -10,6 +10,7 @@ from fengqiao_common.clock import ManualClock
 from fengqiao_common.errors import Conflict
 from fengqiao_common.uow import FakeUnitOfWork
 from fengqiao_mediation.domain import rules
+from fengqiao_mediation.domain.bundle import bundle_bytes
 from fengqiao_mediation.domain.config import MediationConfig
 from fengqiao_mediation.domain.policy import ListScope
 from fengqiao_mediation.domain.schedule import Interval
@@ -188,7 +189,8 @@ class FakeSessions(_Repo):
         return max((s["seq"] for s in self.db.sessions.values() if s["mediation_id"] == mediation_id), default=0) + 1
 
     async def insert(self, values: dict) -> dict:
-        row = {"chain_index": None, "prev_hash": None, "record_hash": None, "sealed_at": None, **values}
+        row = {"chain_index": None, "prev_hash": None, "record_hash": None, "sealed_at": None, "seal_key_id": None,
+               "seal_signature": None, **values}
         self.db.sessions[row["id"]] = row
         return dict(row)
 
@@ -212,6 +214,16 @@ class FakeSessions(_Repo):
                        and s["status"] == "sealed"), key=lambda s: s["chain_index"])
 
 
+    async def heads_sealed_between(self, start: datetime, end: datetime) -> list[dict]:
+        heads: dict[str, dict] = {}
+        for s in self.db.sessions.values():
+            if s["status"] == "sealed" and start <= s["sealed_at"] < end:
+                cur = heads.get(s["mediation_id"])
+                if cur is None or s["chain_index"] > cur["chain_index"]:
+                    heads[s["mediation_id"]] = dict(s)
+        return [heads[k] for k in sorted(heads)]
+
+
 class FakeSignatures(_Repo):
     async def for_sessions(self, session_ids: list[str]) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
@@ -226,7 +238,9 @@ class FakeSignatures(_Repo):
     async def insert(self, values: dict) -> None:
         if await self.exists(values["session_id"], values["signer"]):
             raise Conflict("已签名，不能重复签名", "already signed", code="already_signed")
-        self.db.signatures.append(dict(values))
+        row = {"channel": None, "witness_name": None, "witness_role": None, "photo": None, "photo_sha256": None,
+               **values}
+        self.db.signatures.append(row)
 
 
 class FakeOtps(_Repo):
@@ -361,4 +375,5 @@ class FakeCourt:
 
 
 async def fake_render(doc) -> bytes:
-    return b"%PDF-1.4 fake agreement " + doc.agreement_id.encode()
+    """A stand-in PDF: the id and, as the real one attaches it, the record bundle."""
+    return b"%PDF-1.4 fake agreement " + doc.agreement_id.encode() + b"\n" + bundle_bytes(doc.bundle) + b"\n%%EOF"

@@ -2,13 +2,13 @@
 
 from datetime import timedelta
 
-from fakes import FakeGatewayUoW, FakePasswords
 from fengqiao_common.auth import Principal
 from fengqiao_common.jurisdiction import load
 from fengqiao_common.settings import ServiceSettings
 from fengqiao_gateway.domain import credentials as cred
 from fengqiao_gateway.domain.audit import Caller, audit_row
 from fengqiao_gateway.usecases import audit, demo
+from gateway_fakes import FakeGatewayUoW, FakePasswords
 
 P = Principal(sub="u1", kind="user", name="x", roles=["dispatcher"], department="ZZZX")
 
