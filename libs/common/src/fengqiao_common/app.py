@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fengqiao_events import EventConsumer, Outbox, OutboxRelay, ProducerHolder
 from fengqiao_events.consumer import BatchHandler, Handler
+from fengqiao_events.registry import trusted_sources
 from sqlalchemy import text
 
 from . import jurisdiction as jurisdiction_mod
@@ -80,13 +81,13 @@ class Runtime:
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
     deps_factory: DepsFactory | None = None
-    state: dict[str, Any] = field(default_factory=dict)  # TRANSITIONAL: removed once no service uses it
 
     def __post_init__(self) -> None:
         s = self.settings
         self.engine = make_engine(s.database_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
         self.session_factory = make_session_factory(self.engine)
-        self.producer = ProducerHolder(s.kafka_bootstrap_servers, f"fengqiao-{s.service_name}")
+        self.producer = ProducerHolder(s.kafka_bootstrap_servers, f"fengqiao-{s.service_name}",
+                                       security=s.kafka_security())
         self.outbox = Outbox(source=f"/fengqiao/{s.service_name}")
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
@@ -124,6 +125,7 @@ class Runtime:
                     name=spec.name, bootstrap=s.kafka_bootstrap_servers, session_factory=self.session_factory,
                     handlers=spec.handlers, producer=self.producer, max_attempts=s.consumer_max_attempts,
                     batch_size=s.consumer_batch_size, batch_handler=spec.batch_handler,
+                    security=self.producer.security, trusted_sources=trusted_sources,
                 )
                 self.consumers.append(c)
                 self.spawn(c.run(), f"consumer-{spec.name}")
