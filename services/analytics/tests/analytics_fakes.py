@@ -223,10 +223,13 @@ class FakeSignals(_Repo):
         return sorted((dict(h) for h in self.db.history.values() if h["signal_id"] == signal_id),
                       key=lambda h: (h["at"], h["event_id"]))
 
-    async def listed(self, *, status=None, rule=None, grid=None, community=None, limit=50, offset=0):
+    async def listed(self, *, status=None, rule=None, grid=None, community=None, limit=50, offset=0,
+                     departments=None, grids=None):
+        scoped = departments is not None or grids is not None
         rows = [s for s in self.db.signals.values() if _listed(s)
                 and all(v is None or s[k] == v for k, v in
-                        (("status", status), ("rule", rule), ("grid", grid), ("community", community)))]
+                        (("status", status), ("rule", rule), ("grid", grid), ("community", community)))
+                and (not scoped or s["assignee"] in (departments or []) or s["grid"] in (grids or []))]
         rows.sort(key=lambda s: s["signal_id"])
         rows.sort(key=lambda s: (s["first_at"] is None, -(s["first_at"].timestamp() if s["first_at"] else 0)))
         return len(rows), [copy.deepcopy(s) for s in rows[offset:offset + limit]]
@@ -244,8 +247,18 @@ class FakeSignals(_Repo):
 class FakeExports(_Repo):
     async def stream(self, kind, columns, filters, limit):
         table = {"cases": self.db.cases, "orders": self.db.orders, "signals": self.db.signals}[kind]
+        scope = filters.get("scope")
+
+        def allowed(r: dict) -> bool:
+            if scope is None:
+                return True
+            if kind == "cases":
+                held = {o["department"] for o in self.db.orders.values() if o["case_id"] == r["case_id"]}
+                return scope.sees_case(r, held)
+            return scope.sees_order(r) if kind == "orders" else scope.sees_signal(r)
+
         rows = [r for r in table.values() if (kind != "cases" or r["reported"])
-                and (not filters.get("grid") or r["grid"] == filters["grid"])]
+                and (not filters.get("grid") or r["grid"] == filters["grid"]) and allowed(r)]
         yield [tuple(r.get(c) for c in columns) for r in rows[:limit]]
 
 

@@ -8,7 +8,6 @@ import io
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
-from conftest import DISPATCHER, LEADER, running_app
 from fengqiao_analytics.domain import signals as ws
 from fengqiao_devstack.testing import eventually, identity_headers
 from fengqiao_events import new_envelope
@@ -16,6 +15,8 @@ from fengqiao_events.payloads import case as C
 from fengqiao_events.payloads import order as O
 from openpyxl import load_workbook
 from test_read_models import all_processed, publish_many
+
+from conftest import DISPATCHER, LEADER, running_app
 
 NOW = datetime.now(UTC)
 
@@ -206,3 +207,57 @@ async def test_rebuild_from_the_cli_is_followed_by_the_running_service(make_sett
         # the new generation is a new consumer group replaying every topic; on a loaded machine the
         # broker's group join alone can take tens of seconds
         await eventually(same_as_before, timeout=180)
+
+
+async def test_exports_carry_no_formula_and_follow_the_purpose(make_settings, own_broker):
+    """Issue #15: text cells that begin with = + - @, tab or CR are neutralised (CSV and xlsx, typed as text);
+    a department exports only the cases it holds or held an order on, a grid worker their grids."""
+    evil = ['=HYPERLINK("http://evil.example","点我")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    envs, mine, grid = [], [], "WH-51"
+    for i, text in enumerate(evil):
+        cid, e = report(grid=grid, community="C12", summary=text, requester=f"=ref{i}")
+        envs.append(e)
+        mine.append(cid)
+        oid = str(uuid.uuid4())
+        envs.append(order_env(O.OrderDispatched, cid, oid, dept="CGK" if i % 2 else "SFS", department_name="部门",
+                              level="street", role="lead", category="neighbour", grade="yellow", summary=text,
+                              description="d", grid=grid))
+    other, e = report(grid="WH-52", community="C12")
+    envs.append(e)
+    async with running_app(await make_settings()) as (app, c):
+        await publish_many(own_broker, envs)
+        await eventually(lambda: all_processed(app, [e.id for e in envs]), timeout=60)
+        r = await c.get(f"/api/v1/analytics/exports/cases.csv?grid={grid}", headers=DISPATCHER)
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+        assert len(rows) == 1 + len(evil)
+        cells = [v for row in rows[1:] for v in row]
+        assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        summary = rows[0].index("摘要 summary")
+        assert sorted(row[summary] for row in rows[1:]) == sorted("'" + t for t in evil)
+        for kind in ("cases", "orders"):
+            r = await c.get(f"/api/v1/analytics/exports/{kind}.xlsx?grid={grid}", headers=DISPATCHER)
+            wb = load_workbook(io.BytesIO(r.content))
+            cells = [cell for row in wb.active.iter_rows() for cell in row]
+            assert len(cells) > len(evil) * 3
+            assert not [x for x in cells if x.data_type == "f"]
+            assert not [x.value for x in cells if isinstance(x.value, str) and x.value[:1] in ("=", "+", "@", "\t", "\r")]
+            assert not [x.value for x in cells if isinstance(x.value, str) and x.value.startswith("-")]
+            assert kind == "orders" or "'" + evil[0] in [x.value for x in cells]
+        # purpose: the SFS officer gets the SFS cases only, a grid worker their grid, a mediator nothing
+        sfs = identity_headers(roles=["department_officer"], department="SFS")
+        r = await c.get("/api/v1/analytics/exports/cases.csv", headers=sfs)
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+        ids = {row[0] for row in rows[1:]}
+        # (the module's broker also holds the earlier tests' events: compare this test's cases only)
+        assert ids & {*mine, other} == {mine[i] for i in range(len(evil)) if i % 2 == 0}
+        r = await c.get("/api/v1/analytics/exports/orders.csv", headers=sfs)
+        rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+        assert {row[rows[0].index("部门 department")] for row in rows[1:]} == {"SFS"}
+        worker = identity_headers(roles=["grid_worker"], grids=["WH-52"])
+        r = await c.get("/api/v1/analytics/exports/cases.csv", headers=worker)
+        ids = {row[0] for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig")))}
+        assert ids & {*mine, other} == {other}
+        r = await c.get("/api/v1/analytics/exports/cases.csv", headers=identity_headers(roles=["mediator"]))
+        assert r.status_code == 403
+        assert (await c.get("/api/v1/analytics/summary", headers=sfs)).status_code == 403
+        assert (await c.get("/api/v1/analytics/weak-signals", headers=worker)).status_code == 200

@@ -93,7 +93,6 @@ orders = Table(
     Column("resolve_by", DateTime(timezone=True)),
     Column("signed_at", DateTime(timezone=True)),
     Column("sign_within", Boolean),
-    Column("officer", Text),
     Column("checked_in_at", DateTime(timezone=True)),
     Column("checkin_within", Boolean),
     Column("resolved_at", DateTime(timezone=True)),

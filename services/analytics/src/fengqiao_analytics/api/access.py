@@ -9,11 +9,15 @@ from fengqiao_common.auth import ADMIN, DISPATCHER, LEADER, Principal, current_p
 from fengqiao_common.errors import Forbidden
 
 from ..deps import Deps, DepsDep
+from ..domain.policy import DRILL_ROLES
 
 PREFIX = "/api/v1/analytics"
 
 # dashboards: leaders, centre dispatchers and admins (require_roles lets admins pass)
 Reader = Annotated[Principal, require_roles(LEADER, DISPATCHER)]
+# drill-downs (rows of cases, orders, signals): also department officers/systems and grid workers, each
+# limited to their rows by the use case (domain/policy.py)
+DrillReader = Annotated[Principal, require_roles(*DRILL_ROLES)]
 Triager = Annotated[Principal, require_roles(LEADER, DISPATCHER)]
 Admin = Annotated[Principal, require_roles(ADMIN)]
 
@@ -30,4 +34,4 @@ async def screen_viewer(request: Request, deps: DepsDep) -> Principal | None:
 
 
 ScreenViewer = Annotated[Principal | None, Depends(screen_viewer)]
-__all__ = ["PREFIX", "Admin", "Deps", "DepsDep", "Reader", "ScreenViewer", "Triager"]
+__all__ = ["PREFIX", "Admin", "Deps", "DepsDep", "DrillReader", "Reader", "ScreenViewer", "Triager"]

@@ -11,9 +11,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
+from ..domain.cells import safe_text
 from ..usecases import exports as uc
-from .access import PREFIX, DepsDep, Reader
+from .access import PREFIX, DepsDep, DrillReader
 
 router = APIRouter(prefix=f"{PREFIX}/exports", tags=["exports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -26,7 +29,7 @@ HEADERS_ZH = {
     "department": "部门", "level": "层级", "role": "主协办", "dispatched_at": "派单时间", "signed_at": "签收时间",
     "sign_within": "按时签收", "checked_in_at": "报到时间", "checkin_within": "按时报到", "resolve_within": "按时办结",
     "returned_at": "退单时间", "verified_at": "核验时间", "missed_stages": "超期环节", "reminders": "催办次数",
-    "escalations": "督办", "officer": "签收人", "signal_id": "信号ID", "source": "来源", "rule": "规则",
+    "escalations": "督办", "signal_id": "信号ID", "source": "来源", "rule": "规则",
     "assignee": "责任人/部门", "first_at": "发现时间", "became_case_id": "转为案件", "reasons": "原因",
     "subject": "对象",
 }
@@ -36,21 +39,38 @@ FILE_RESPONSES = {200: {"description": "The export as a file (UTF-8 CSV with BOM
 
 
 def _cell(v, xlsx: bool = False, tz=None):
+    """A value as a cell: text neutralised (no formula can start it), dates local in xlsx."""
     if v is None:
         return None if xlsx else ""
     if isinstance(v, datetime):
         return v.astimezone(tz).replace(tzinfo=None) if xlsx else v.isoformat()
     if isinstance(v, list | dict):
-        return json.dumps(v, ensure_ascii=False)
+        return safe_text(json.dumps(v, ensure_ascii=False))
     if isinstance(v, bool):
         return "是" if v else "否"
+    if isinstance(v, str):
+        return safe_text(v)
     return v
+
+
+def _xlsx_row(ws, values: list) -> list:
+    """Text as typed string cells (``data_type 's'``): openpyxl would otherwise store a str starting with
+    '=' as a formula."""
+    out = []
+    for v in values:
+        if isinstance(v, str):
+            c = WriteOnlyCell(ws, value=v)
+            c.data_type = "s"
+            out.append(c)
+        else:
+            out.append(v)
+    return out
 
 
 @router.get("/{kind}.{fmt}", operation_id="analytics_export", response_class=Response, responses=FILE_RESPONSES,
             summary="Export cases, orders or weak signals as CSV or xlsx")
 async def export(
-    kind: Literal["cases", "orders", "signals"], fmt: Literal["csv", "xlsx"], deps: DepsDep, principal: Reader,
+    kind: Literal["cases", "orders", "signals"], fmt: Literal["csv", "xlsx"], deps: DepsDep, principal: DrillReader,
     date_from: date | None = Query(None, alias="from"), date_to: date | None = Query(None, alias="to"),
     domain: str | None = Query(None, max_length=50), grade: Literal["red", "orange", "yellow", "blue"] | None = None,
     status: str | None = Query(None, max_length=30), grid: str | None = Query(None, max_length=50),
@@ -81,14 +101,12 @@ async def export(
 
         return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=disposition)
 
-    from openpyxl import Workbook
-
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(kind)
-    ws.append(header)
+    ws.append(_xlsx_row(ws, header))
     async for part in ex.rows:
         for row in part:
-            ws.append([_cell(v, True, tz) for v in row])
+            ws.append(_xlsx_row(ws, [_cell(v, True, tz) for v in row]))
     out = io.BytesIO()
     wb.save(out)
     return Response(out.getvalue(), headers=disposition, media_type=XLSX)

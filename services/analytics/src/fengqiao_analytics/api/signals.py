@@ -9,7 +9,7 @@ from fengqiao_common.validation import no_nul
 from pydantic import AfterValidator, BaseModel, Field
 
 from ..usecases import signals
-from .access import PREFIX, DepsDep, Reader, Triager
+from .access import PREFIX, DepsDep, DrillReader, Reader, Triager
 from .schemas import Rules, SignalStats, WeakSignalDetail, WeakSignalPage
 
 router = APIRouter(prefix=f"{PREFIX}/weak-signals", tags=["weak signals"])
@@ -24,7 +24,7 @@ class StatusChange(BaseModel):
 
 @router.get("", operation_id="analytics_weak_signals", response_model=WeakSignalPage, summary="List weak signals")
 async def list_signals(
-    deps: DepsDep, principal: Reader,
+    deps: DepsDep, principal: DrillReader,
     status: Literal["new", "assigned", "handled", "dismissed"] | None = None,
     rule: str | None = Query(None, max_length=50), grid: str | None = Query(None, max_length=50),
     community: str | None = Query(None, max_length=50),
@@ -48,7 +48,7 @@ async def rules(deps: DepsDep, _: Reader):
 
 @router.get("/{signal_id}", operation_id="analytics_weak_signal", response_model=WeakSignalDetail,
             summary="One weak signal with its history")
-async def get_signal(signal_id: str, deps: DepsDep, principal: Reader):
+async def get_signal(signal_id: str, deps: DepsDep, principal: DrillReader):
     return await signals.get_signal(deps.uow(), principal, signal_id)
 
 

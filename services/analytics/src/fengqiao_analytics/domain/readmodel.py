@@ -33,7 +33,7 @@ CASE_DEFAULTS: Row = {
 ORDER_DEFAULTS: Row = {
     "case_no": None, "level": None, "role": None, "category": None, "grade": None, "grid": None,
     "community": None, "dispatched": False, "dispatched_at": None, "on_site_required": True, "resolve_by": None,
-    "signed_at": None, "sign_within": None, "officer": None, "checked_in_at": None, "checkin_within": None,
+    "signed_at": None, "sign_within": None, "checked_in_at": None, "checkin_within": None,
     "resolved_at": None, "resolve_within": None, "resolve_seq": None, "returned_at": None, "verified_at": None,
     "verified_accepted": None, "verify_seq": None, "missed_stages": [], "reminders": 0, "escalations": 0,
     "status": "dispatched",
@@ -183,11 +183,10 @@ def apply_order_event(row: Row, topic: str, p: Any) -> Row:
         )
     elif topic == "order.signed":
         if o["signed_at"] is None or p.at < o["signed_at"]:
-            o["signed_at"], o["sign_within"], o["officer"] = p.at, p.within_limit, p.officer
+            o["signed_at"], o["sign_within"] = p.at, p.within_limit  # the officer's name is not kept
     elif topic == "department.checked-in":
         if o["checked_in_at"] is None or p.at < o["checked_in_at"]:
             o["checked_in_at"], o["checkin_within"] = p.at, p.within_limit
-            o["officer"] = o["officer"] or p.officer
     elif topic == "order.resolved":
         if o["resolve_seq"] is None or p.seq >= o["resolve_seq"]:
             o["resolved_at"], o["resolve_within"], o["resolve_seq"] = p.at, p.within_limit, p.seq

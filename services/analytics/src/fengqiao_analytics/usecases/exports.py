@@ -1,9 +1,10 @@
 """Exports of cases, orders and weak signals, with filters.
 
-Events carry no personal data (no names, phones or ID numbers), so the read models hold none either; the
-few columns that identify a person indirectly - the pseudonymous requester id, the name of the officer
-who signed for an order, the requester subject of a signal - are masked unless the caller's role may see
-personal data (Principal.may_see_pii)."""
+Events carry no names, phones or ID numbers, and the read models keep none (not even the name of the
+officer who signed for an order). The rows are those the caller's purpose allows (domain/policy.py: a
+department its cases and orders, a grid worker their grids, the street roles everything); the columns
+that identify a requester indirectly - the pseudonymous requester id, the subject of a requester signal -
+are masked except for the dispatcher and admins."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fengqiao_common.auth import Principal
-from fengqiao_common.errors import invalid
+from fengqiao_common.errors import Forbidden, invalid
 
+from ..domain.policy import scope_of
 from .context import Context
 
 if TYPE_CHECKING:
@@ -28,11 +30,11 @@ CASE_COLUMNS = ("case_id", "case_no", "status", "channel", "category", "grade", 
 ORDER_COLUMNS = ("order_id", "case_id", "case_no", "department", "level", "role", "category", "grade", "grid",
                  "community", "status", "dispatched_at", "signed_at", "sign_within", "checked_in_at",
                  "checkin_within", "resolved_at", "resolve_within", "returned_at", "verified_at", "missed_stages",
-                 "reminders", "escalations", "officer")
+                 "reminders", "escalations")
 SIGNAL_COLUMNS = ("signal_id", "source", "rule", "status", "assignee", "grid", "community", "category",
                   "people_involved", "first_at", "became_case_id", "reasons", "subject", "summary")
 COLUMNS = {"cases": CASE_COLUMNS, "orders": ORDER_COLUMNS, "signals": SIGNAL_COLUMNS}
-PII_COLUMNS = {"cases": {"requester_ref"}, "orders": {"officer"}, "signals": {"subject"}}
+PII_COLUMNS = {"cases": {"requester_ref"}, "orders": set(), "signals": {"subject"}}
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,12 @@ async def export(uow: AnalyticsUoW, ctx: Context, principal: Principal, q: Expor
     if q.date_from and q.date_to and q.date_to < q.date_from:
         raise invalid("to", "结束日期不能早于开始日期", "'to' must not be before 'from'", code="date_range",
                       loc=["query", "to"])
+    scope = scope_of(principal)
+    if scope.empty:
+        raise Forbidden("无权导出：没有可查看的案件", "no rows of this export are within your purpose")
     columns = COLUMNS[q.kind]
-    masked = set() if principal.may_see_pii else PII_COLUMNS[q.kind]
-    filters = {**q.filters, "date_from": q.date_from, "date_to": q.date_to, "tz": ctx.tz}
+    masked = set() if scope.requester else PII_COLUMNS[q.kind]
+    filters = {**q.filters, "date_from": q.date_from, "date_to": q.date_to, "tz": ctx.tz, "scope": scope}
 
     async def rows() -> AsyncIterator[list[list[Any]]]:
         async with uow:

@@ -22,6 +22,8 @@ def event_labels() -> dict[str, dict[str, str]]:
 
 
 async def recent_ticker(uow: AnalyticsUoW, ctx: Context, after_id: int = 0, limit: int = 20) -> list[dict]:
+    """The newest ticker lines: what happened where (event type, grid, domain, grade, department), never
+    which case - the screen is public, so it shows no case numbers (``case_no`` is always null)."""
     async with uow:
         rows = await uow.ticker.recent(after_id, limit)
     j = ctx.jurisdiction
@@ -29,7 +31,7 @@ async def recent_ticker(uow: AnalyticsUoW, ctx: Context, after_id: int = 0, limi
     for r in rows:
         g, d, gr = j.grid(r["grid"] or ""), j.domain(r["category"] or ""), j.grade(r["grade"] or "")
         dep = j.department(r["department"] or "")
-        out.append({"id": r["id"], "at": r["at"].isoformat(), "topic": r["topic"], "case_no": r["case_no"],
+        out.append({"id": r["id"], "at": r["at"].isoformat(), "topic": r["topic"], "case_no": None,
                     "grid": g.name if g else r["grid"], "category": d.name if d else r["category"],
                     "grade": r["grade"], "grade_name": gr.name if gr else None, "colour": gr.colour if gr else None,
                     "department": dep.name if dep else r["department"]})

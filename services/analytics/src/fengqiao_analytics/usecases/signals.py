@@ -18,6 +18,7 @@ from fengqiao_events.payloads.common import Actor
 
 from ..domain import readmodel as rm
 from ..domain import signals as ws
+from ..domain.policy import scope_of
 from .context import Context
 
 if TYPE_CHECKING:
@@ -121,20 +122,28 @@ async def change_status(uow: AnalyticsUoW, principal: Principal, cmd: StatusChan
         await apply_triage(uow, uow.emit_identified(payload), payload)
         out = await _load(uow, cmd.signal_id)
         await uow.commit()
-    return public_signal(out, pii=principal.may_see_pii)
+    return public_signal(out, pii=scope_of(principal).requester)
 
 
 async def get_signal(uow: AnalyticsUoW, principal: Principal, signal_id: str) -> dict:
+    """One signal, if the caller's purpose covers it (domain/policy.py); otherwise as if it did not exist."""
+    scope = scope_of(principal)
     async with uow:
         row = await _load(uow, signal_id)
-    return public_signal(row, pii=principal.may_see_pii)
+    if not scope.sees_signal(row):
+        raise NotFound("weak signal", "弱信号")
+    return public_signal(row, pii=scope.requester)
 
 
 async def list_signals(uow: AnalyticsUoW, principal: Principal, f: SignalFilter) -> dict:
+    """The ledger as the caller's purpose allows: the street roles all of it, a department the signals
+    assigned to it, a grid worker those of their grids."""
+    scope = scope_of(principal)
+    within = {} if scope.street else {"departments": sorted(scope.departments), "grids": sorted(scope.grids)}
     async with uow:
         total, rows = await uow.signals.listed(status=f.status, rule=f.rule, grid=f.grid, community=f.community,
-                                               limit=f.limit, offset=f.offset)
-    return {"total": total, "items": [public_signal(r, pii=principal.may_see_pii) for r in rows]}
+                                               limit=f.limit, offset=f.offset, **within)
+    return {"total": total, "items": [public_signal(r, pii=scope.requester) for r in rows]}
 
 
 async def signal_stats(uow: AnalyticsUoW) -> dict:

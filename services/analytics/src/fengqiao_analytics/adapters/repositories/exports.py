@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..orm import cases, orders, signals
@@ -23,6 +23,24 @@ _FILTERS = {
 }
 
 
+def _scope_condition(kind: str, scope):
+    """The rows the caller's purpose allows (domain/policy.Scope); None: the whole street."""
+    if scope is None or scope.street:
+        return None
+    depts, grids = sorted(scope.departments), sorted(scope.grids)
+    if kind == "cases":
+        t, conds = cases, []
+        if depts:  # cases their department holds or held an order on (returned orders included)
+            conds.append(exists().where(orders.c.case_id == cases.c.case_id, orders.c.department.in_(depts)))
+    elif kind == "orders":
+        t, conds = orders, [orders.c.department.in_(depts)] if depts else []
+    else:
+        t, conds = signals, [signals.c.assignee.in_(depts)] if depts else []
+    if grids:
+        conds.append(t.c.grid.in_(grids))
+    return or_(*conds) if conds else false()
+
+
 def export_query(kind: str, columns: Sequence[str], f: dict[str, Any], limit: int):
     if kind == "cases":
         t, ts, conds = cases, cases.c.reported_at, [cases.c.reported]
@@ -32,6 +50,9 @@ def export_query(kind: str, columns: Sequence[str], f: dict[str, Any], limit: in
         t, ts, conds = orders, orders.c.dispatched_at, []
     else:
         t, ts, conds = signals, signals.c.first_at, [LISTED]
+    scoped = _scope_condition(kind, f.get("scope"))
+    if scoped is not None:
+        conds.append(scoped)
     for k, col in _FILTERS[kind]:
         if f.get(k):
             conds.append(t.c[col] == f[k])

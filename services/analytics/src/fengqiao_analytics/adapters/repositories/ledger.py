@@ -139,8 +139,14 @@ class SignalsRepository:
         return [dict(h) for h in rows]
 
     async def listed(self, *, status: str | None = None, rule: str | None = None, grid: str | None = None,
-                     community: str | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+                     community: str | None = None, limit: int = 50, offset: int = 0,
+                     departments: list[str] | None = None, grids: list[str] | None = None,
+                     ) -> tuple[int, list[dict]]:
+        """With ``departments`` and/or ``grids`` (a caller's purpose), only the signals assigned to those
+        departments or in those grids."""
         conds = [LISTED]
+        if departments is not None or grids is not None:
+            conds.append(or_(signals.c.assignee.in_(departments or []), signals.c.grid.in_(grids or [])))
         for col, value in (("status", status), ("rule", rule), ("grid", grid), ("community", community)):
             if value:
                 conds.append(signals.c[col] == value)
