@@ -1,5 +1,6 @@
-"""Self-healing under ``make run``: the stack runs as ``fengqiao-stack run`` (its supervisor included, per-run
-secrets, durable PostgreSQL), reports flow through the gateway, and a process is killed with SIGKILL.
+"""Self-healing under ``make run``: the stack runs as ``uv run fengqiao-stack run`` from a fresh copy of the
+repository in a 0700 folder as root (its supervisor included, per-run secrets, durable PostgreSQL), reports
+flow through the gateway, and a process is killed with SIGKILL. At the end, Ctrl-C must leave nothing.
 Nobody restarts anything by hand: the supervisor brings the process back (the broker: restarted, topics
 recreated, the outbox replayed from before the crash). Then every accepted report must have its case and
 its orders exactly once, and analytics must count exactly the new cases and orders (Traffic.settle in
@@ -7,12 +8,12 @@ test_stack_faults.py). Recovery time: from the kill until all of that holds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,30 +22,45 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from fengqiao_devstack.postgres import port_open
 from fengqiao_devstack.stack import Stack
 from fengqiao_devstack.testing import eventually
 from test_make_run import _free_block, _wait_for_table
+from test_stack_anywhere import _copy_repo, _processes_of
 from test_stack_faults import SETTLE, Traffic
 
 pytestmark = pytest.mark.slow
 
 
 class RunStack:
-    """``fengqiao-stack run`` in a subprocess, and a :class:`Stack` describing it for the checks."""
+    """``make run``'s ``uv run fengqiao-stack run`` from a fresh copy of the repository in a 0700 ``mktemp -d``
+    folder (as root here), in a process group of its own as in a terminal; and a :class:`Stack` describing it
+    for the checks. :meth:`stop` is Ctrl-C: SIGINT twice to the group."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="fq-heal-"))
+        self.top = Path(tempfile.mkdtemp(prefix="fq-heal-"))
+        clone = self.top / "fresh clone"
+        _copy_repo(clone)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "FQ_", "KAFKA_"))}
+        subprocess.run(["uv", "sync", "--all-packages", "--locked", "--quiet"], cwd=clone, env=env, check=True,
+                       timeout=600)
+        self.root = clone / ".run"
         base = _free_block(6)
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("FQ_", "KAFKA_"))},
-                    "FQ_RUN_DIR": str(self.root), "FQ_GATEWAY_PORT": str(base), "FQ_PG_PORT": str(base + 100),
-                    "FQ_KAFKA_PORT": str(base + 101), "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "fengqiao_devstack.cli", "run"], env=self.env,
+        env.update(FQ_GATEWAY_PORT=str(base), FQ_PG_PORT=str(base + 100), FQ_KAFKA_PORT=str(base + 101),
+                   GATEWAY_RATE_LIMIT_USER_PER_MINUTE="100000")
+        self.ports = [base + i for i in range(6)] + [base + 100, base + 101]
+        self.proc = subprocess.Popen(["uv", "run", "--locked", "fengqiao-stack", "run"], cwd=clone, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
-        _wait_for_table(self.proc)
+        try:
+            _wait_for_table(self.proc)
+        except BaseException:
+            self.stop()
+            raise
         self.output: list[str] = []  # what the supervisor prints (read on, so that its pipe never fills)
         threading.Thread(target=lambda: self.output.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
         self.stack = Stack(run_dir=self.root, gateway_port=base)
+        self.pg_home = Path(json.loads((self.root / "stack.json").read_text())["pgdata"]).parent
 
     def pids(self) -> dict[str, int]:
         return json.loads((self.root / "stack.json").read_text())["pids"]
@@ -53,34 +69,45 @@ class RunStack:
         f = self.root / "logs" / "supervisor.log"
         return f.read_text() if f.exists() else ""
 
-    def stop(self) -> None:
-        pg_home = None
+    def stop(self) -> list[str]:
+        """Ctrl-C; returns what is left of the run (nothing, when it stopped cleanly)."""
         try:
-            pg_home = Path(json.loads((self.root / "stack.json").read_text())["pgdata"]).parent
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        for p in psutil.process_iter(["pid", "cmdline"]):  # nothing may survive a failed test either
-            text = " ".join(p.info.get("cmdline") or [])
-            if str(self.root) in text or any(f"--port {s.port}" in text for s in self.stack.services):
-                p.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
-        if pg_home and pg_home.name.startswith("fengqiao-"):
-            shutil.rmtree(pg_home, ignore_errors=True)
+            if self.proc.poll() is None:
+                group = os.getpgid(self.proc.pid)
+                os.killpg(group, signal.SIGINT)
+                time.sleep(0.3)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGINT)
+                try:
+                    self.proc.wait(120)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+            time.sleep(0.5)
+            left = _processes_of(self.root, self.top, self.ports)
+            left += [f"port {p} open" for p in self.ports if port_open("127.0.0.1", p)]
+            return left
+        finally:
+            for p in _processes_of(self.root, self.top, self.ports):  # nothing may survive a failed test
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(int(p.split()[0])).kill()
+            shutil.rmtree(self.top, ignore_errors=True)
+            pg_home = getattr(self, "pg_home", None)
+            if pg_home is not None and pg_home.name.startswith("fengqiao-"):
+                shutil.rmtree(pg_home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def run_stack():
     s = RunStack()
+    stopped = False
     try:
         yield s
+        stopped = True
+        left = s.stop()
+        assert not left, f"Ctrl-C left {left}"
     finally:
-        s.stop()
+        if not stopped:
+            s.stop()
 
 
 @pytest.fixture

@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         print_table(stack)
         if args.command == "up":
+            stack.supervisor_pid = None  # left running, unsupervised: `stop` stops it by its recorded pids
+            stack._write_state()
             return 0
         supervisor = Supervisor(stack, echo=lambda line: print(line, flush=True))
         while True:

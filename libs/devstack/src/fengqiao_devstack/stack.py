@@ -83,6 +83,7 @@ class Stack:
         self.pg_server_url = os.environ.get("FQ_PG_URL", "")
         self.logs = self.run_dir / "logs"
         self.run_secrets: dict[str, str] = {}
+        self.supervisor_pid: int | None = os.getpid()  # None: nobody watches it (``up``)
         self.given_up: list[str] = []
 
     # -- paths and urls -----------------------------------------------------------------------
@@ -132,7 +133,7 @@ class Stack:
         pids = {name: p.pid for name, p in self.procs.items()}
         if self.broker and self.broker.pid:
             pids["broker"] = self.broker.pid
-        state = {"supervisor": os.getpid(), "pids": pids, "pgdata": str(self.pg.datadir) if self.pg else None,
+        state = {"supervisor": self.supervisor_pid, "pids": pids, "pgdata": str(self.pg.datadir) if self.pg else None,
                  "gateway": self.gateway_url, "services": {s.name: self.url(s.name) for s in self.services},
                  "given_up": self.given_up}
         tmp = self.state_file.with_suffix(".tmp")
@@ -320,20 +321,28 @@ def signals_ignored():
 
 
 
-def _kill_if_ours(pid: int, wait: float = 10) -> None:
+def _ours(pid: int) -> psutil.Process | None:
+    """The process ``pid`` if it is one of a stack's (not this one): a pid may have been reused."""
     try:
-        if pid == os.getpid():
-            return
         p = psutil.Process(pid)
         text = " ".join(p.cmdline())
-        if "fengqiao" in text or "tansu" in text or "uvicorn" in text:
-            p.terminate()
-            try:
-                p.wait(wait)
-            except psutil.TimeoutExpired:
-                p.kill()
+        if pid != os.getpid() and ("fengqiao" in text or "tansu" in text or "uvicorn" in text):
+            return p
     except psutil.Error:
         pass
+    return None
+
+
+def _kill_if_ours(*pids: int, wait: float = 10) -> None:
+    """SIGTERM to those of ``pids`` that are ours, all at once; SIGKILL to those still there after ``wait``."""
+    procs = [p for p in map(_ours, pids) if p is not None]
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=wait)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
 
 
 def stop_recorded(run_dir: Path, quiet: bool = False) -> bool:
@@ -350,8 +359,7 @@ def stop_recorded(run_dir: Path, quiet: bool = False) -> bool:
         return False
     if state.get("supervisor"):
         _kill_if_ours(state["supervisor"], wait=90)
-    for pid in state.get("pids", {}).values():
-        _kill_if_ours(pid)
+    _kill_if_ours(*state.get("pids", {}).values(), wait=15)
     if state.get("pgdata"):
         EmbeddedPostgres.existing(Path(state["pgdata"])).stop()
     state_file.unlink(missing_ok=True)
