@@ -92,6 +92,12 @@ class FakeMediations(_Repo):
     async def insert(self, values: dict) -> None:
         self.db.mediations[values["id"]] = {"handed_to": None, "outcome": None, "referral_id": None, **values}
 
+    async def insert_if_absent(self, values: dict) -> bool:
+        if values["id"] in self.db.mediations:
+            return False
+        await self.insert(values)
+        return True
+
     async def insert_referral(self, values: dict) -> bool:
         if any(m["referral_id"] == values["referral_id"] for m in self.db.mediations.values()):
             return False

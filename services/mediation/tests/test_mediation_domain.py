@@ -132,6 +132,9 @@ def test_demo_pool_is_the_seed_mix_and_deterministic():
     assert pool == demo_mediators(mix, cats, ["普通话", "粤语", "台山话"])
 
 
+SEAL_KEY = "11" * 32  # a fixed Ed25519 private key (hex)
+
+
 def test_production_refuses_development_secrets_and_sms():
     strong = "x" * 40
     with pytest.raises(ValidationError, match="COURT_CALLBACK_SECRET"):
@@ -139,15 +142,20 @@ def test_production_refuses_development_secrets_and_sms():
     with pytest.raises(ValidationError, match="SMS_PROVIDER"):
         Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
                  court_api_key="real-key")
-    s = Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
+    with pytest.raises(ValidationError, match="SEAL_KEY_FILE"):
+        Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
                  court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send")
+    s = Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
+                 court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send",
+                 seal_private_key=SEAL_KEY)
     assert s.sms_provider == "http"
 
 
 def test_production_app_has_no_development_routes():
     strong = "x" * 40
     prod = create_app(Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
-                               court_api_key="k", sms_provider="http", sms_http_url="https://sms.example.invalid"))
+                               court_api_key="k", sms_provider="http", sms_http_url="https://sms.example.invalid",
+                               seal_private_key=SEAL_KEY))
     dev = create_app(Settings())
     assert "/api/v1/mediation/dev/sms" not in prod.openapi()["paths"]
     assert "/api/v1/mediation/dev/sms" in dev.openapi()["paths"]

@@ -48,6 +48,13 @@ class Settings(ServiceSettings):
     otp_ttl_seconds: int = 600
     otp_max_attempts: int = 5
 
+    # Seals (Ed25519): the private key is never in the database. A PEM (PKCS#8) or base64/hex raw key, from
+    # a file (SEAL_KEY_FILE; created with a new key outside production when missing) or the value itself
+    # (SEAL_PRIVATE_KEY). Neither: an ephemeral key per process (development and tests, with a warning).
+    seal_key_file: Path | None = None
+    seal_private_key: str | None = None
+    seal_retired_public_keys: list[str] = []  # base64 / PEM public keys of earlier keys, still published
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> "Settings":
         if self.environment == "production":
@@ -57,4 +64,7 @@ class Settings(ServiceSettings):
                 raise ValueError("MEDIATION_COURT_API_KEY must be set in production")
             if self.sms_provider == "dev":
                 raise ValueError("MEDIATION_SMS_PROVIDER=dev is not allowed in production")
+            if not self.seal_private_key and not (self.seal_key_file and self.seal_key_file.is_file()):
+                raise ValueError("MEDIATION_SEAL_KEY_FILE (an existing Ed25519 key file) or "
+                                 "MEDIATION_SEAL_PRIVATE_KEY must be set in production")
         return self

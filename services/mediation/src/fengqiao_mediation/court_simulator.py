@@ -1,7 +1,9 @@
 """A court simulator for development and tests: ``uvicorn --factory fengqiao_mediation.court_simulator:create_app``.
 
 It speaks the court adapter's protocol (``adapters/court.py``): it accepts applications for judicial
-confirmation (Bearer ``COURT_API_KEY``), checks the agreement PDF against its SHA-256, and later
+confirmation (Bearer ``COURT_API_KEY``), checks the agreement PDF against its SHA-256, checks the record
+bundle attached to the PDF and the signed daily chain-head statement sent with the application against the
+published seal keys (pinned with ``COURT_SEAL_KEYS_FILE``, else those sent; 422 when they fail), and later
 decides - asks for more material, confirms with a ruling number, or rejects - by an HMAC-signed HTTP
 callback (``COURT_CALLBACK_SECRET``) to the ``callback_url`` of the application.
 
@@ -21,6 +23,7 @@ import json
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Literal
 
 import httpx
@@ -33,6 +36,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .adapters.court import sign
 from .config import DEV_COURT_API_KEY, DEV_COURT_SECRET
+from .domain.bundle import bundle_from_pdf, verify_bundle
+from .domain.seals import PublishedKeys
 
 log = structlog.get_logger("fengqiao.court_simulator")
 Decision = Literal["more_material", "confirmed", "rejected"]
@@ -53,6 +58,8 @@ class SimulatorSettings(BaseSettings):
     auto_decide_after: float | None = 5.0  # seconds; None (or <0): decide only by the admin call
     auto_decisions: list[Decision] = ["confirmed"]
     ruling_prefix: str = "（{year}）粤0704民特"
+    seal_keys_file: Path | None = None  # the mediation committee's published keys, pinned by the court
+    require_seals: bool = True  # refuse applications whose seals do not verify (422)
     callback_attempts: int = 6
     callback_backoff: float = 0.5
     port: int = 8005
@@ -73,6 +80,23 @@ class ApplicationIn(BaseModel):
     callback_url: str | None = None
     parties: list[dict] = Field(default_factory=list)
     agreement: AgreementIn
+    seal_statement: dict | None = None  # the signed daily chain-head statement
+    seal_keys: list[dict] = Field(default_factory=list)  # the mediation committee's published keys
+
+
+def seal_check(body: ApplicationIn, pdf: bytes, pinned: list[dict] | None) -> dict:
+    """Check the agreement PDF's attached record bundle and the daily statement sent with the application
+    against the keys the court pinned (COURT_SEAL_KEYS_FILE) or, without a pinned file, those sent."""
+    keys = PublishedKeys.from_entries(pinned if pinned is not None else body.seal_keys)
+    found = bundle_from_pdf(pdf)
+    if found is None:
+        return {"valid": False, "problems": ["no record bundle attached to the agreement PDF"], "key_ids": []}
+    report = verify_bundle(found, keys, [body.seal_statement] if body.seal_statement else [])
+    problems = list(report["problems"])
+    if body.seal_statement is None:
+        problems.append("no daily chain-head statement sent with the application")
+    return {"valid": not problems, "problems": problems, "head": report.get("head"),
+            "key_ids": sorted(keys.keys)}
 
 
 class MaterialIn(BaseModel):
@@ -100,6 +124,7 @@ class ApplicationOut(BaseModel):
     callback_url: str
     parties: list[dict]
     agreement_sha256: str
+    seal_check: dict = Field(None, description="the record bundle and daily statement checked on intake")
     status: str
     materials: list[dict]
     received_at: str
@@ -212,7 +237,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
         return court.apps[ref]
 
     def public(a: dict) -> dict:
-        return {k: v for k, v in a.items() if k not in ("pdf", "auto_step")}
+        return {k: v for k, v in a.items() if k not in ("pdf", "auto_step", "seal_statement")}
 
     @app.get("/healthz")
     async def healthz() -> HealthOut:
@@ -232,6 +257,16 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             raise HTTPException(422, "agreement.pdf_base64 is not base64") from None
         if hashlib.sha256(pdf).hexdigest() != body.agreement.sha256 or not pdf.startswith(b"%PDF"):
             raise HTTPException(422, "agreement PDF does not match its sha256")
+        pinned = None
+        if settings.seal_keys_file is not None:
+            data = json.loads(settings.seal_keys_file.read_text())
+            pinned = data["keys"] if isinstance(data, dict) else data
+        try:
+            checked = seal_check(body, pdf, pinned)
+        except (KeyError, TypeError, ValueError) as exc:
+            checked = {"valid": False, "problems": [f"unreadable seals: {exc!r}"], "key_ids": []}
+        if settings.require_seals and not checked["valid"]:
+            raise HTTPException(422, f"the records' seals do not verify: {checked['problems']}")
         # like a real court, a configured callback target (COURT_MEDIATION_BASE_URL) wins over the one sent
         callback_url = (f"{settings.mediation_base_url.rstrip('/')}/api/v1/mediation/court/callback"
                         if settings.mediation_base_url else body.callback_url)
@@ -242,6 +277,7 @@ def create_app(settings: SimulatorSettings | None = None) -> FastAPI:
             "external_ref": ref, "application_id": body.application_id, "mediation_id": body.mediation_id,
             "court": body.court, "callback_url": callback_url, "parties": body.parties,
             "agreement_sha256": body.agreement.sha256, "pdf": pdf, "status": "received", "materials": [],
+            "seal_check": checked, "seal_statement": body.seal_statement,
             "received_at": SYSTEM_CLOCK.now().isoformat(), "history": [], "auto_step": 0, "ruling_no": None,
         }
         court.by_application[body.application_id] = ref

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .adapters.court import CourtClient
 from .adapters.pdf import AgreementDoc, render
+from .adapters.sealkey import load_keyring
 from .adapters.sms import SmsSender, make_sender
 from .adapters.uow import MediationUoW
 from .config import Settings
 from .domain.config import MediationConfig
 
 
-def config_of(settings: Settings, j: Jurisdiction) -> MediationConfig:
+def config_of(settings: Settings, j: Jurisdiction, keys=None) -> MediationConfig:
     return MediationConfig(
         tz=ZoneInfo(settings.timezone), slot=timedelta(minutes=settings.slot_minutes),
         max_window_days=settings.max_window_days,
@@ -32,7 +33,7 @@ def config_of(settings: Settings, j: Jurisdiction) -> MediationConfig:
         court_code=settings.court_code or j.judicial_court or "court", street_name=j.street.name,
         court_callback_url=settings.court_callback_url, otp_secret=settings.internal_token_secret,
         otp_ttl_seconds=settings.otp_ttl_seconds, otp_max_attempts=settings.otp_max_attempts,
-        remind_days_before=tuple(settings.judicial_remind_days_before))
+        remind_days_before=tuple(settings.judicial_remind_days_before), keys=keys or load_keyring(settings))
 
 
 @dataclass

@@ -17,6 +17,7 @@ async def seed(runtime: Runtime) -> None:
     if runtime.settings.demo_data:
         d: deps.Deps = runtime.deps
         await mediators.seed_demo(d.uow(), d.jurisdiction.mediator_pool_mix)
+        await mediators.seed_demo_mediation(d.uow())
 
 
 async def deadline_reminders(runtime: Runtime) -> None:

@@ -125,6 +125,8 @@ sessions = Table(
     Column("prev_hash", Text),
     Column("record_hash", Text),
     _ts("sealed_at"),
+    Column("seal_key_id", Text),  # the Ed25519 key (not in this database) that signed the record-seal statement
+    Column("seal_signature", Text),
     _ts("created_at", nullable=False, server_default=func.now()),
     UniqueConstraint("mediation_id", "seq"),
     UniqueConstraint("mediation_id", "chain_index"),
@@ -137,13 +139,20 @@ signatures = Table(
     Column("signer", Text, nullable=False),  # "mediator:<id>" | "party:<id>"
     Column("signer_role", Text, nullable=False),  # mediator | party
     Column("signer_name", Text, nullable=False),
-    Column("method", Text, nullable=False),  # image | otp
+    Column("method", Text, nullable=False),  # image | otp | in_person
+    Column("channel", Text),  # login | otp | in_person (null: signed before channels were recorded)
     Column("image_sha256", Text),
     Column("image", LargeBinary),
+    Column("witness_name", Text),  # in person: signed before the mediator and this witness
+    Column("witness_role", Text),
+    Column("photo", LargeBinary),
+    Column("photo_sha256", Text),
     Column("content_hash", Text, nullable=False),  # hash of the record content that was signed
     Column("submitted_by", Text, nullable=False),
     _ts("signed_at", nullable=False),
     UniqueConstraint("session_id", "signer"),
+    CheckConstraint("channel IS DISTINCT FROM 'in_person' OR (witness_name IS NOT NULL AND witness_role IS NOT NULL "
+                    "AND photo_sha256 IS NOT NULL)", name="signatures_in_person_witnessed"),
 )
 
 otp_codes = Table(
@@ -166,6 +175,9 @@ agreements = Table(
     Column("chain_head", Text, nullable=False),
     Column("pdf", LargeBinary, nullable=False),
     Column("sha256", Text, nullable=False),
+    Column("seal_statement", JSONB),  # the signed agreement statement (also embedded in the PDF)
+    Column("seal_key_id", Text),
+    Column("seal_signature", Text),
     _ts("generated_at", nullable=False),
     _ts("apply_by", nullable=False),
 )

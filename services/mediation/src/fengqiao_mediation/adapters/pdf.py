@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+
+from ..domain.bundle import PDF_ATTACHMENT, bundle_bytes
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
@@ -27,12 +29,20 @@ class AgreementDoc:
     records: list[dict]  # {"seq", "started_at", "place", "record_hash"}
     chain_head: str
     generated_at: datetime
+    seal_key_id: str | None = None
+    bundle: dict | None = field(default=None)  # the record bundle + signed agreement statement (attached)
 
 
 def render(doc: AgreementDoc, font_path: Path, font_index: int = 0) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_title(f"调解协议书 {doc.agreement_id}")
     pdf.set_creator("Fengqiao mediation")
+    if doc.bundle is not None:
+        pdf.set_subject(f"chain head {doc.chain_head}; sealed with {doc.seal_key_id}")
+        pdf.set_keywords(f"fengqiao-record-bundle chain_head={doc.chain_head} key_id={doc.seal_key_id}")
+        pdf.embed_file(bytes=bundle_bytes(doc.bundle), basename=PDF_ATTACHMENT,
+                       desc="Signed record bundle (fengqiao-verify-record)", compress=False,
+                       modification_date=doc.generated_at)
     kw = {"collection_font_number": font_index} if str(font_path).lower().endswith(".ttc") else {}
     pdf.add_font("cjk", fname=str(font_path), **kw)
     pdf.set_margins(20, 20, 20)
@@ -72,7 +82,12 @@ def render(doc: AgreementDoc, font_path: Path, font_index: int = 0) -> bytes:
     pdf.multi_cell(0, 6, "本协议依据以下经双方当事人及调解员确认并封存的调解记录生成：", **nl)
     for r in doc.records:
         pdf.multi_cell(0, 6, f"第{r['seq']}次调解 {r['started_at']} {r['place']}  记录哈希 {r['record_hash']}", **nl)
+        for line in r.get("signatures", []):
+            pdf.multi_cell(0, 6, f"    {line}", **nl)
     pdf.multi_cell(0, 6, f"记录链哈希：{doc.chain_head}", **nl)
+    if doc.seal_key_id:
+        pdf.multi_cell(0, 6, f"本协议及所依据记录已由本委员会密钥 {doc.seal_key_id} 签章（Ed25519），附件"
+                             f" fengqiao-record-bundle.json 可离线校验。", **nl)
     pdf.ln(6)
 
     pdf.set_font("cjk", size=12)

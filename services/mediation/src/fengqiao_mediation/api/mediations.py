@@ -12,6 +12,7 @@ from .schemas import (
     FailureIn,
     MediationBrief,
     MediationView,
+    RecordBundleOut,
     ReminderOut,
     SessionIn,
     SessionOut,
@@ -48,8 +49,16 @@ async def record_session(mediation_id: Ident, body: SessionIn, deps: MediationDe
 @router.get("/mediations/{mediation_id}/records/verify", operation_id="mediation_verify_records",
             response_model=VerifyOut, response_model_exclude_unset=True)
 async def verify(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal):
-    """Recompute the hash chain of the sealed records (and the agreement's hash)."""
+    """Recompute the hash chain of the sealed records, check each record's Ed25519 seal against the published
+    keys (a row rewritten and re-hashed fails), and the agreement's hash and seal."""
     return await records.verify_records(deps.uow(), principal, mediation_id)
+
+
+@router.get("/mediations/{mediation_id}/records/bundle", operation_id="mediation_record_bundle")
+async def record_bundle(mediation_id: Ident, deps: MediationDeps, principal: CurrentPrincipal) -> RecordBundleOut:
+    """The sealed records as a bundle a court checks offline (``fengqiao-verify-record``), with the signed
+    daily statements and the signed agreement statement."""
+    return await records.record_bundle(deps.uow(), principal, mediation_id)
 
 
 @router.post("/mediations/{mediation_id}/agreement", status_code=201, operation_id="mediation_generate_agreement")

@@ -150,14 +150,25 @@ class MediationBrief(Out):
     updated_at: Time
 
 
+class InPersonOut(Out):
+    name: str = Field(description="the witness")
+    role: str = Field(description="the witness's role (e.g. 村委会委员, 社区网格员)")
+    photo_sha256: str = Field(description="SHA-256 of the photo taken of the signing")
+    statement: str = Field(description="signed in person before mediator X and witness Y (zh / en)")
+
+
 class SignatureOut(Out):
     signer: str
     signer_role: str
     signer_name: str
-    method: str
+    method: str = Field(description="image | otp | in_person")
+    channel: str | None = Field(description="login (the signer's own login) | otp (code sent to the party's "
+                                            "phone) | in_person (before the mediator and a witness); null on "
+                                            "records signed before channels were recorded")
     image_sha256: str | None
     signed_at: Time
     content_hash: str
+    in_person: InPersonOut | None = Field(description="present when signed in person: the witness and photo")
 
 
 class SessionOut(Out):
@@ -177,6 +188,8 @@ class SessionOut(Out):
     prev_hash: str | None
     record_hash: str | None
     sealed_at: Time | None
+    seal_key_id: str | None = Field(description="id of the Ed25519 key that sealed the record (GET seal-keys)")
+    seal_signature: str | None = Field(description="base64 Ed25519 signature of the record-seal statement")
     signatures: list[SignatureOut]
     pending_signers: list[str]
 
@@ -252,6 +265,7 @@ class RecordCheckOut(Out):
     chain_index: int | None
     valid: bool
     problems: list[str]
+    seal_key_id: str | None = Field(description="the key that sealed the record")
 
 
 class AgreementCheck(Out):
@@ -259,6 +273,34 @@ class AgreementCheck(Out):
     valid: bool
     pdf_hash_ok: bool
     chain_head_ok: bool
+    seal_ok: bool = Field(description="the agreement statement's seal verifies with a published key")
+
+
+class SealKeyOut(Out):
+    key_id: str = Field(description="ed25519:<first 16 hex digits of SHA-256 of the raw public key>")
+    algorithm: str
+    public_key: str = Field(description="the raw 32-byte public key, base64")
+    public_key_pem: str
+    current: bool = Field(description="the key sealing new records (the others are retired, still valid)")
+
+
+class SealKeysOut(Out):
+    algorithm: str
+    keys: list[SealKeyOut]
+
+
+class SignedStatementOut(Out):
+    statement: Json = Field(description="the statement (canonical JSON: sorted keys, no spaces, UTF-8)")
+    key_id: str
+    signature: str = Field(description="base64 Ed25519 signature of the canonical statement")
+
+
+class RecordBundleOut(Out):
+    format: str
+    mediation_id: str
+    records: list[Json] = Field(description="per sealed record: content, prev_hash, record_hash, seal")
+    statements: list[SignedStatementOut] = Field(description="the signed daily statements of the sealing days")
+    agreement: SignedStatementOut | None = Field(description="the signed agreement statement, once generated")
 
 
 class VerifyOut(Out):

@@ -1,7 +1,8 @@
 """Session records and their signatures (过程确认)."""
 
 from fastapi import APIRouter
-from fengqiao_common.auth import CurrentPrincipal
+from fengqiao_common.auth import CurrentPrincipal, OptionalPrincipal
+from fengqiao_common.errors import ApiError
 
 from ..domain.signing import TooManyCodes
 from ..usecases import sessions
@@ -25,9 +26,17 @@ async def send_otp(session_id: Ident, body: OtpIn, deps: MediationDeps, principa
         raise too_many_codes(exc) from None
 
 
-@router.post("/{session_id}/signatures", status_code=201, operation_id="mediation_sign")
-async def sign(session_id: Ident, body: SignatureIn, deps: MediationDeps, principal: CurrentPrincipal
+@router.post("/{session_id}/signatures", status_code=201, operation_id="mediation_sign",
+             responses={401: {"description": "no identity (only a one-time-code signature needs none)"}})
+async def sign(session_id: Ident, body: SignatureIn, deps: MediationDeps, principal: OptionalPrincipal
                ) -> SignedSession:
-    """Sign the record (on-screen image or one-time code). The last required signature seals it.
-    409 when already signed by this signer or already sealed."""
+    """Sign the record through the signer's own channel: ``image`` logged in as that party (or as the
+    mediator in charge for the mediator's own signature); ``otp`` with the code sent to the party's phone,
+    logged in as that party or with no identity at all (the code is the credential); ``in_person`` entered by
+    the mediator in charge with the witness's name, role and a photo (never the only channel of every
+    party). A mediator never submits a party's signature by image or code (403 ``not_own_channel``). The
+    last required signature seals the record. 409 when already signed, sealed, or ``in_person_only``."""
+    if principal is None and body.method != "otp":
+        raise ApiError(401, "unauthenticated", "未认证", "authentication required",
+                       headers={"WWW-Authenticate": "Bearer"})
     return await sessions.sign(deps.uow(), principal, session_id, body)

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from fengqiao_common.errors import Invalid, field_error
 
+from .seals import Keyring
+
 
 @dataclass(frozen=True)
 class MediationConfig:
@@ -24,6 +26,7 @@ class MediationConfig:
     otp_ttl_seconds: int = 600
     otp_max_attempts: int = 5
     remind_days_before: tuple[int, ...] = (7, 1)
+    keys: Keyring = field(default_factory=Keyring.generate)  # the seal key (never in the database)
 
     def category_name(self, code: str) -> str:
         return self.categories.get(code, code)

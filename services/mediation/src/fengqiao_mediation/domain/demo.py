@@ -52,3 +52,33 @@ def demo_mediators(pool_mix: dict[str, int], categories: list[str], dialects: li
                 "relations": [],
             })
     return out
+
+
+# The demo mediation the demo logins walk (make run): the gateway's demo user ``party`` carries party_id P001,
+# ``mediator`` mediator_id M001. One session is recorded and awaits every signature, so a party can sign
+# through its own login (P001) or a one-time code (P002: the development SMS sender shows the code).
+DEMO_MEDIATION_ID = "DEMO-MED-0001"
+DEMO_SESSION_ID = "DEMO-SES-0001"
+
+
+def demo_mediation(mediator: dict, now) -> tuple[dict, list[dict], dict]:
+    """(mediation, parties, session) rows for the demo mediation of ``mediator`` (M001), recorded at ``now``."""
+    from datetime import timedelta
+
+    category = mediator["categories"][0]
+    med = {"id": DEMO_MEDIATION_ID, "case_id": None, "case_no": "DEMO-0001", "referral_id": None,
+           "source": "walk_in", "external_system": None, "category": category,
+           "summary": "演示案件：工资结算纠纷，双方已在调解室达成一致，待各方签名确认调解记录。", "status": "in_progress",
+           "mediator_id": mediator["id"], "handed_to": None, "outcome": None, "created_at": now, "updated_at": now}
+    parties = [
+        {"id": "P001", "mediation_id": DEMO_MEDIATION_ID, "side": "applicant", "name": "冯演示", "phone": "13800138001",
+         "organisation": None, "position": 0},
+        {"id": "P002", "mediation_id": DEMO_MEDIATION_ID, "side": "respondent", "name": "谭演示",
+         "phone": "13800138002", "organisation": "演示五金厂", "position": 1},
+    ]
+    session = {"id": DEMO_SESSION_ID, "mediation_id": DEMO_MEDIATION_ID, "seq": 1, "booking_id": None,
+               "started_at": now - timedelta(hours=2), "ended_at": now - timedelta(hours=1), "place": "街道人民调解室",
+               "attendees": ["冯演示", "谭演示", mediator["name"]],
+               "points_agreed": ["被申请人于本月底前一次性支付拖欠工资人民币八千元"], "points_outstanding": [],
+               "notes": "演示记录", "status": "open", "created_at": now}
+    return med, parties, session

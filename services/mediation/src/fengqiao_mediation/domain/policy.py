@@ -21,6 +21,8 @@ from fengqiao_common.auth import (
 )
 from fengqiao_common.errors import Forbidden
 
+from .signing import IN_PERSON, LOGIN, OTP
+
 STAFF = (ADMIN, DISPATCHER)
 READ_ALL = (*STAFF, LEADER, SERVICE)  # may read every mediation (leaders see personal data masked)
 
@@ -75,13 +77,35 @@ def authorize_court_application(p: Principal, med: dict) -> None:
         raise Forbidden("外部系统不能申请司法确认", "external systems may not apply to the court")
 
 
-def authorize_signing_for_party(p: Principal, med: dict, party_id: str) -> None:
-    if p.has(PARTY) and p.party_id == party_id:
+def authorize_otp_request(p: Principal, med: dict, party_id: str) -> None:
+    """Send a one-time code to a party's phone: the party, or the mediator in charge (the code goes to the
+    party's own phone; only the party can read it)."""
+    if (p.has(PARTY) and p.party_id == party_id) or _is_mediator_of(p, med):
         return
-    # assisted signing at the centre: the mediator's tablet shows the signature pad / takes the code
-    if _is_mediator_of(p, med):
-        return
-    raise Forbidden("无权代表该当事人签名", "you may not sign for this party")
+    raise Forbidden("无权为该当事人发送验证码", "you may not send this party a code")
+
+
+def party_channel(p: Principal | None, med: dict, party_id: str, method: str) -> str:
+    """The channel of a party's signature (``login`` | ``otp`` | ``in_person``), or ``Forbidden``.
+
+    - ``image`` by the party logged in as itself: ``login``;
+    - ``otp`` by the party itself, or without any identity (the code sent to the party's phone is the
+      credential, entered on the party's own device): ``otp``;
+    - ``in_person``: entered by the mediator in charge, with a witness and a photo.
+    A mediator (or anyone else) never submits a party's signature in the login / one-time-code modes."""
+    if method == IN_PERSON:
+        if p is not None and _is_mediator_of(p, med):
+            return IN_PERSON
+        raise Forbidden("现场见证签名须由承办调解员录入", "an in-person signature is entered by the mediator in charge")
+    if p is not None and p.has(PARTY) and p.party_id == party_id:
+        return LOGIN if method == "image" else OTP
+    if p is None and method == "otp":
+        return OTP
+    if p is not None and p.has(MEDIATOR):
+        raise Forbidden("调解员不能代当事人签名：当事人须本人登录、凭发到本人手机的验证码签名，或由调解员录入现场见证签名",
+                        "a mediator cannot submit a party's signature: the party signs through their own login or "
+                        "a one-time code sent to their phone (or in person, before a witness)", code="not_own_channel")
+    raise Forbidden("无权代表该当事人签名", "you may not sign for this party", code="not_own_channel")
 
 
 def authorize_mediator_signature(p: Principal, med: dict) -> None:

@@ -27,6 +27,11 @@ def _norm(v: Any) -> Any:
     return v
 
 
+def plain(obj: Any) -> Any:
+    """JSON-native (timestamps as UTC ISO strings): what a statement looks like once exported and read back."""
+    return _norm(obj)
+
+
 def canonical_json(obj: Any) -> bytes:
     return json.dumps(_norm(obj), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -56,7 +61,9 @@ def content_hash(session: dict) -> str:
 
 
 def signature_content(sig: dict) -> dict:
-    return {
+    """What the record's hash covers of one signature. The channel (login | otp | in_person) and, in person,
+    the witness and the photo's hash are covered too (records signed before channels existed have none)."""
+    out = {
         "signer": sig["signer"],
         "signer_role": sig["signer_role"],
         "signer_name": sig["signer_name"],
@@ -65,6 +72,10 @@ def signature_content(sig: dict) -> dict:
         "content_hash": sig["content_hash"],
         "signed_at": sig["signed_at"],
     }
+    if sig.get("channel"):
+        out.update(channel=sig["channel"], witness_name=sig.get("witness_name"),
+                   witness_role=sig.get("witness_role"), photo_sha256=sig.get("photo_sha256"))
+    return out
 
 
 def sealed_content(session: dict, sigs: list[dict]) -> dict:

@@ -214,22 +214,35 @@ class OtpIn(_In):
 
 
 class SignatureIn(_In):
+    """A signature. A party signs through its own channel: ``image`` logged in as that party, ``otp`` with the
+    code sent to its phone (logged in as that party, or with no identity at all), or ``in_person``: entered
+    by the mediator in charge, signed in person before the mediator and a witness (name, role, photo)."""
+
     signer: Literal["mediator", "party"]
     party_id: str | None = None
-    method: Literal["image", "otp"]
+    method: Literal["image", "otp", "in_person"]
     image_base64: str | None = Field(None, max_length=800_000)
     code: str | None = Field(None, pattern=r"^\d{6}$")
+    witness_name: str | None = Field(None, min_length=1, max_length=100)
+    witness_role: str | None = Field(None, min_length=1, max_length=100)
+    photo_base64: str | None = Field(None, max_length=4_000_000)
 
     @model_validator(mode="after")
     def _check(self) -> SignatureIn:
         if self.signer == "party" and not self.party_id:
             raise ValueError("当事人签名须指定 party_id / party_id is required for a party's signature")
-        if self.method == "image" and not self.image_base64:
+        if self.method in ("image", "in_person") and not self.image_base64:
             raise ValueError("签名图片缺失 / image_base64 is required for an on-screen signature")
         if self.method == "otp" and not self.code:
             raise ValueError("验证码缺失 / code is required for a one-time-code signature")
         if self.method == "otp" and self.signer != "party":
             raise ValueError("验证码签名仅适用于当事人 / one-time codes are for parties only")
+        if self.method == "in_person":
+            if self.signer != "party":
+                raise ValueError("现场见证签名仅适用于当事人 / signing in person is for parties only")
+            if not (self.witness_name and self.witness_role and self.photo_base64):
+                raise ValueError("现场见证签名须填写见证人姓名、身份并附现场照片 / signing in person needs "
+                                 "witness_name, witness_role and photo_base64")
         return self
 
 

@@ -24,6 +24,7 @@ from ..domain.court import CourtUnavailable
 from ..domain.policy import authorize_court_application, authorize_manage, authorize_view
 from . import common, views
 from .commands import CourtCallback
+from .records import sealed_chain, statement_in
 
 if TYPE_CHECKING:
     from ..adapters.uow import MediationUoW
@@ -47,6 +48,8 @@ async def apply_to_court(uow: MediationUoW, principal: Principal, mediation_id: 
         agr = await uow.agreements.for_mediation(mediation_id)
         await _check_can_apply(uow, med, agr)
         parties = await uow.mediations.parties(mediation_id)
+        chain = await sealed_chain(uow, mediation_id)
+        statement = await statement_in(uow, chain[-1][0]["sealed_at"].astimezone(cfg.tz).date()) if chain else None
     aid = new_id()
     payload = {
         "application_id": aid, "mediation_id": mediation_id, "court": cfg.court_code,
@@ -54,6 +57,8 @@ async def apply_to_court(uow: MediationUoW, principal: Principal, mediation_id: 
         "parties": [{"side": x["side"], "name": x["name"], "organisation": x["organisation"]} for x in parties],
         "agreement": {"id": agr["id"], "sha256": agr["sha256"], "generated_at": agr["generated_at"].isoformat(),
                       "pdf_base64": base64.b64encode(agr["pdf"]).decode()},
+        # the signed chain-head statement of the day the last record was sealed, and the published keys
+        "seal_statement": statement, "seal_keys": cfg.keys.published(),
     }
     try:
         answer = await court.apply(payload)

@@ -46,7 +46,8 @@ async def mediation_view(uow: MediationUoW, principal: Principal, mediation_id: 
         "mediator": mediator,
         "parties": [views.party(x, may_see_phone(principal, x["id"])) for x in parties],
         "bookings": [views.booking(b) for b in bookings],
-        "sessions": [views.session(s, sigs.get(s["id"], []), required) for s in sessions],
+        "sessions": [views.session(s, sigs.get(s["id"], []), required, mediator=mediator and mediator["name"])
+                     for s in sessions],
         "agreement": views.agreement(agr) if agr else None,
         "court_applications": [views.application(a) for a in apps],
         "handed_to": med["handed_to"],

@@ -9,7 +9,7 @@ import structlog
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, NotFound
 
-from ..domain.demo import demo_mediators
+from ..domain.demo import demo_mediation, demo_mediators
 from ..domain.policy import private
 from . import views
 from .commands import MediatorIn, MediatorPatch
@@ -76,3 +76,20 @@ async def seed_demo(uow: MediationUoW, pool_mix: dict[str, int]) -> int:
         await uow.commit()
     log.info("demo mediators seeded", inserted=n, total=len(rows))
     return n
+
+
+async def seed_demo_mediation(uow: MediationUoW) -> bool:
+    """The demo mediation linked to the demo logins (party P001, mediator M001), with one session awaiting
+    signatures; idempotent (False when it exists or M001 is not in the pool)."""
+    async with uow:
+        mediator = await uow.mediators.get("M001")
+        if mediator is None:
+            return False
+        med, parties, session = demo_mediation(mediator, uow.now())
+        if not await uow.mediations.insert_if_absent(med):
+            return False
+        await uow.mediations.add_parties(parties)
+        await uow.sessions.insert(session)
+        await uow.commit()
+    log.info("demo mediation seeded", mediation_id=med["id"], parties=[p["id"] for p in parties])
+    return True

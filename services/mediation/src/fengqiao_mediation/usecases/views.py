@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..domain.matcher import Proposal
+from ..domain.signing import IN_PERSON, in_person_note
 
 
 def mediator(m: dict, leaves: list[dict] | None, load: int, private: bool = True) -> dict:
@@ -41,19 +42,25 @@ def booking(b: dict) -> dict:
                               "status", "replaces", "cancel_reason", "created_at")}
 
 
-def signature(s: dict) -> dict:
+def signature(s: dict, mediator: str | None = None) -> dict:
+    channel = s.get("channel")
+    witness = None
+    if channel == IN_PERSON:
+        witness = {"name": s["witness_name"], "role": s["witness_role"], "photo_sha256": s["photo_sha256"],
+                   "statement": in_person_note(s["signer_name"], mediator, s["witness_name"], s["witness_role"])}
     return {"signer": s["signer"], "signer_role": s["signer_role"], "signer_name": s["signer_name"],
-            "method": s["method"], "image_sha256": s["image_sha256"], "signed_at": s["signed_at"],
-            "content_hash": s["content_hash"]}
+            "method": s["method"], "channel": channel, "image_sha256": s["image_sha256"],
+            "signed_at": s["signed_at"], "content_hash": s["content_hash"], "in_person": witness}
 
 
-def session(s: dict, sigs: list[dict], required: set[str]) -> dict:
+def session(s: dict, sigs: list[dict], required: set[str], mediator: str | None = None) -> dict:
     signed = {x["signer"] for x in sigs}
     return {
         **{k: s[k] for k in ("id", "mediation_id", "seq", "booking_id", "started_at", "ended_at", "place",
                              "attendees", "points_agreed", "points_outstanding", "notes", "status", "chain_index",
                              "prev_hash", "record_hash", "sealed_at")},
-        "signatures": [signature(x) for x in sigs],
+        "seal_key_id": s.get("seal_key_id"), "seal_signature": s.get("seal_signature"),
+        "signatures": [signature(x, mediator) for x in sigs],
         "pending_signers": sorted(required - signed) if s["status"] != "sealed" else [],
     }
 

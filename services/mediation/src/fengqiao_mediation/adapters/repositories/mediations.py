@@ -24,6 +24,11 @@ class MediationRepository(Repository):
     async def insert(self, values: dict) -> None:
         await self.session.execute(insert(orm.mediations).values(**values))
 
+    async def insert_if_absent(self, values: dict) -> bool:
+        res = await self.session.execute(pg_insert(orm.mediations).values(**values)
+                                         .on_conflict_do_nothing(index_elements=["id"]).returning(MD.id))
+        return res.first() is not None
+
     async def insert_referral(self, values: dict) -> bool:
         """A referred mediation, once per referral id: False when it exists already."""
         res = await self.session.execute(pg_insert(orm.mediations).values(**values)

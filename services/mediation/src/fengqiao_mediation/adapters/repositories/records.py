@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fengqiao_common.errors import Conflict
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import orm
@@ -47,6 +47,17 @@ class SessionRepository(Repository):
     async def sealed(self, mediation_id: str) -> list[dict]:
         return await self._all(select(orm.sessions).where(S.mediation_id == mediation_id, S.status == "sealed")
                                .order_by(S.chain_index))
+
+
+    async def heads_sealed_between(self, start: datetime, end: datetime) -> list[dict]:
+        """Per mediation with a record sealed in [start, end): its last record sealed in that period."""
+        in_period = (S.status == "sealed", S.sealed_at >= start, S.sealed_at < end)
+        last = select(S.mediation_id, func.max(S.chain_index)).where(*in_period).group_by(S.mediation_id)
+        return await self._all(
+            select(S.id, S.mediation_id, S.seq, S.chain_index, S.record_hash, S.prev_hash, S.sealed_at,
+                   S.seal_key_id, S.seal_signature)
+            .where(S.status == "sealed", tuple_(S.mediation_id, S.chain_index).in_(last))
+            .order_by(S.mediation_id))
 
 
 class SignatureRepository(Repository):
