@@ -77,9 +77,20 @@ def fake_service(name: str, control: dict) -> FastAPI:
             "api_key_header": request.headers.get("x-api-key"), "authorization": request.headers.get("authorization"),
             "body": body.decode("utf-8", "replace"),
         }
+        headers = {}
+        segs = path.split("/")
+        if request.method == "GET" and name == "intake" and segs[:3] == ["api", "v1", "cases"] and len(segs) == 4:
+            # intake's audit declaration (docs/design.md): the personal fields in the answer, purpose, subjects
+            headers = {"X-Fengqiao-Audit-Fields": "name,phone,id_number(masked)",
+                       "X-Fengqiao-Audit-Purpose": "handling", "X-Fengqiao-Audit-Subjects": segs[3]}
         if status == 201:
-            payload["id"] = f"{name}-{uuid.uuid4().hex[:6]}"
-        return JSONResponse(payload, status_code=status)
+            payload["id"] = f"{name}-{uuid.uuid4().hex[:6]}-1"
+            how = request.query_params.get("create")
+            if how == "header":
+                headers["X-Fengqiao-Object-Id"] = payload["id"]
+            elif how == "location":
+                headers["Location"] = f"/{path}/{payload['id']}"
+        return JSONResponse(payload, status_code=status, headers=headers)
 
     return app
 
@@ -114,7 +125,8 @@ async def gateway_settings(service_settings, fake_upstreams, tmp_path):
 
     async def make(suffix: str | None = None, **overrides) -> Settings:
         values = {**urls, "run_consumers": False, "demo_credentials_file": tmp_path / "demo.json",
-                  "password_hash_time_cost": 1, "password_hash_memory_kib": 8192, "metrics_port": 0, **overrides}
+                  "password_hash_time_cost": 1, "password_hash_memory_kib": 8192, "metrics_port": 0,
+                  "audit_spool_dir": tmp_path / "audit-spool", **overrides}
         return await service_settings(Settings, "gateway", suffix=suffix or uuid.uuid4().hex[:8], **values)
 
     return make

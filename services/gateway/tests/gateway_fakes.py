@@ -122,11 +122,16 @@ class FakeAudit:
         self.s = store
 
     async def add(self, *rows: dict) -> None:
-        self.s.audit.extend({"id": next(_ids), **r} for r in rows)
+        seen = {r.get("uid") for r in self.s.audit} - {None}
+        for r in rows:
+            if r.get("uid") is None or r["uid"] not in seen:
+                self.s.audit.append({"id": next(_ids), **r})
+                seen.add(r.get("uid"))
 
     async def list(self, *, actor_id, object_id, action, since, until, before_id, limit) -> list[dict]:
         rows = [r for r in reversed(self.s.audit)
-                if (not actor_id or r["actor_id"] == actor_id) and (not object_id or r["object_id"] == object_id)
+                if (not actor_id or r["actor_id"] == actor_id)
+                and (not object_id or r["object_id"] == object_id or object_id in (r.get("subjects") or []))
                 and (not action or r["action"].startswith(action)) and (not since or r["at"] >= since)
                 and (not until or r["at"] < until) and (not before_id or r["id"] < before_id)]
         return rows[:limit]

@@ -12,7 +12,8 @@ async def test_demo_credentials_seeded_idempotently(make_gateway, tmp_path):
     async with make_gateway(suffix=suffix, demo_data=True, demo_credentials_file=path) as (client, _app):
         doc = json.loads(path.read_text(encoding="utf-8"))
         roles = {u["role"] for u in doc["users"]}
-        assert roles == {"grid_worker", "dispatcher", "department_officer", "mediator", "party", "leader", "admin"}
+        assert roles == {"grid_worker", "dispatcher", "department_officer", "mediator", "party", "leader", "admin",
+                         "dpo"}
         depts = {u.get("department") for u in doc["users"] if u["role"] == "department_officer"}
         assert {"RSS", "QFY", "PCS"} <= depts
         assert next(u for u in doc["users"] if u["role"] == "mediator")["mediator_id"] == "M001"

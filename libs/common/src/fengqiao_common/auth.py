@@ -33,9 +33,10 @@ ADMIN = "admin"
 EXTERNAL_SYSTEM = "external_system"
 DEPARTMENT_SYSTEM = "department_system"
 SERVICE = "service"
+DPO = "dpo"  # data-protection officer: searches and exports the audit log (gateway); reads no case data
 ALL_ROLES = (
     GRID_WORKER, DISPATCHER, DEPARTMENT_OFFICER, MEDIATOR, PARTY, LEADER, ADMIN, EXTERNAL_SYSTEM,
-    DEPARTMENT_SYSTEM, SERVICE,
+    DEPARTMENT_SYSTEM, SERVICE, DPO,
 )
 # Roles that may read personal data (names, phones, ID numbers) in full.
 PII_ROLES = frozenset({DISPATCHER, ADMIN, MEDIATOR, DEPARTMENT_OFFICER})

@@ -12,6 +12,10 @@ def _default_credentials_file() -> Path:
     return REPO_ROOT / ".run" / "demo-credentials.json"
 
 
+def _default_audit_spool_dir() -> Path:
+    return REPO_ROOT / ".run" / "gateway-audit-spool"
+
+
 class Settings(ServiceSettings):
     """Environment variables: GATEWAY_DATABASE_URL, GATEWAY_PORT ... (prefix GATEWAY_), plus the shared
     KAFKA_BOOTSTRAP_SERVERS, FQ_INTERNAL_TOKEN_SECRET and FQ_ENVIRONMENT."""
@@ -68,6 +72,15 @@ class Settings(ServiceSettings):
     redis_url: str | None = None
     page_size_cap: int = 100
     cors_origins: list[str] = Field(default_factory=list)
+
+    # durable audit of reads and writes of personal data: the answer waits for its row's commit (rows arriving
+    # within audit_linger share one); rows the database does not take go to a local spool (fsync'd, moved into
+    # the database when it answers again); a read whose row is durable in neither within audit_wait is 503
+    audit_linger: float = 0.002
+    audit_wait: float = 3.0
+    audit_db_timeout: float = 2.0
+    audit_max_pending: int = 20_000
+    audit_spool_dir: Path = Field(default_factory=_default_audit_spool_dir)
 
     # Prometheus metrics on an internal port only (never on the public one); 0 = not served
     metrics_port: int = 9100

@@ -12,6 +12,7 @@ from fengqiao_common.clock import Clock
 from fengqiao_common.jurisdiction import Jurisdiction
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .adapters.audit_spool import AuditSpool
 from .adapters.audit_writer import AuditWriter
 from .adapters.cache import AuthCache
 from .adapters.passwords import Passwords
@@ -82,7 +83,8 @@ async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = N
         streams=make_stream_upstreams(s, transport),
         stream_slots=StreamSlots(s.stream_max_connections, s.stream_max_per_address),
         trusted_proxies=networks(s.trusted_proxies),
-        audit=AuditWriter(uow),
+        audit=AuditWriter(uow, AuditSpool(s.audit_spool_dir), linger=s.audit_linger, wait=s.audit_wait,
+                          db_timeout=s.audit_db_timeout, max_pending=s.audit_max_pending),
         codes=Codes(frozenset(d.code for d in j.departments), frozenset(g.code for g in j.grids),
                     frozenset(e.code for e in j.external_systems)),
         policy=TokenPolicy(s.token_secret, s.access_token_ttl, s.refresh_token_ttl, s.refresh_reuse_grace),

@@ -85,7 +85,14 @@ audit_log = Table(
     Column("ip", String(64)),
     Column("user_agent", String(256)),
     Column("detail", JSONB),
+    # personal data: which fields the owning service said it returned (X-Fengqiao-Audit-Fields), for what
+    # purpose (X-Fengqiao-Audit-Purpose), about whom (X-Fengqiao-Audit-Subjects: case ids / numbers)
+    Column("fields", String(512)),
+    Column("purpose", String(64)),
+    Column("subjects", ARRAY(String(128))),
+    Column("uid", UUID(as_uuid=False), unique=True),  # written at most once (spooled rows are moved again)
     Index("ix_audit_at", "at"),
+    Index("ix_audit_subjects", "subjects", postgresql_using="gin"),
     Index("ix_audit_object", "object_id"),
     Index("ix_audit_actor", "actor_id"),
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 from fengqiao_common.ids import row_dict
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .orm import api_keys, audit_log, sessions, users
@@ -111,13 +112,17 @@ class KeyRepository:
         return [row_dict(r) for r in (await self.session.execute(stmt)).all()]
 
 
+_AUDIT_INSERT = pg_insert(audit_log).on_conflict_do_nothing(index_elements=["uid"])
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
     async def add(self, *rows: dict) -> None:
+        """Rows already written (same ``uid``: a spooled batch the database had in fact committed) are skipped."""
         if rows:
-            await self.session.execute(audit_log.insert(), list(rows))
+            await self.session.execute(_AUDIT_INSERT, list(rows))
 
     async def list(self, *, actor_id: str | None, object_id: str | None, action: str | None,
                    since: datetime | None, until: datetime | None, before_id: int | None, limit: int) -> list[dict]:
@@ -125,8 +130,8 @@ class AuditRepository:
         conds = []
         if actor_id:
             conds.append(audit_log.c.actor_id == actor_id)
-        if object_id:
-            conds.append(audit_log.c.object_id == object_id)
+        if object_id:  # the object of the request, or one of the residents' cases its answer named
+            conds.append(or_(audit_log.c.object_id == object_id, audit_log.c.subjects.contains([object_id])))
         if action:
             conds.append(audit_log.c.action.like(f"{action}%"))
         if since:

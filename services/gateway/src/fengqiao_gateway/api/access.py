@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fengqiao_common.auth import ADMIN, Principal
+from fengqiao_common.auth import ADMIN, DPO, Principal
 from fengqiao_common.errors import ApiError, Forbidden, Unauthenticated
 from fengqiao_common.logging import request_id_var
 
@@ -108,3 +108,13 @@ async def admin(s: StaffDep) -> Staff:
 
 
 AdminDep = Annotated[Staff, Depends(admin)]
+
+
+async def auditor(s: StaffDep) -> Staff:
+    """The audit log is read by admins and by the data-protection officer."""
+    if ADMIN not in s.account.roles and DPO not in s.account.roles:
+        raise Forbidden("仅管理员或数据保护专员可查看审计日志", "admin or data-protection officer (dpo) role required")
+    return s
+
+
+AuditorDep = Annotated[Staff, Depends(auditor)]

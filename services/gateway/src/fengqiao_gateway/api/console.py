@@ -1,4 +1,4 @@
-"""/console: the staff web console (static HTML + JS calling the public API), and a few vendored files."""
+"""/console: the staff web console (Vue 3 + Element Plus, built by Vite into web/dist by `make`), and a few vendored files."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ async def vendor(package: str, file: str, request: Request):
 
 @router.get("/console/{file:path}", response_class=FileResponse, responses=FILE)
 async def console_file(file: str, request: Request):
-    root = web_dir(request) / "console"
+    root = web_dir(request) / "dist"
     p = _safe(root, file or "index.html")
-    return FileResponse(p, media_type=TYPES.get(p.suffix))
+    # hashed asset names change with every build: cache them for good, never the page that names them
+    cache = "public, max-age=31536000, immutable" if file.startswith("assets/") else "no-cache"
+    return FileResponse(p, media_type=TYPES.get(p.suffix), headers={"Cache-Control": cache})

@@ -7,6 +7,7 @@ from fengqiao_common.auth import IDENTITY_HEADER
 from fengqiao_common.errors import ApiError
 
 from ..adapters.upstream import UpstreamUnavailable
+from ..domain.audit import INTERNAL_HEADERS
 from ..metrics import REJECTED
 
 HOP_BY_HOP = frozenset({
@@ -15,7 +16,9 @@ HOP_BY_HOP = frozenset({
 })
 DROP_REQUEST = HOP_BY_HOP | {"authorization", "x-api-key", IDENTITY_HEADER.lower(), "x-request-id", "cookie",
                              "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
-DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-request-id", "server", "date"})
+# the services' audit declarations (domain/audit.py) are for the gateway only
+DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-request-id", "server",
+                           "date"}) | INTERNAL_HEADERS
 
 
 def response_headers(upstream: httpx.Response, decision) -> dict[str, str]:

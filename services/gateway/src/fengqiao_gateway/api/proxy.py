@@ -188,22 +188,32 @@ async def _forward(request: Request) -> Response:
         raise upstream_error(exc) from exc
 
     out_headers = response_headers(upstream, decision)
-    if method in audit.MUTATING:
+    fields = upstream.headers.get(audit.FIELDS_HEADER)
+    if audit.audited(method, path, keyed_open311=principal is not None and routing.is_open311(path), fields=fields):
         content = created = None
-        ctype = upstream.headers.get("content-type", "")
-        if (upstream.status_code == 201 and audit.describe(method, path).object_id is None
-                and ctype.startswith("application/json")):
-            try:
-                content = await upstream.aread()
-            finally:
-                await upstream.aclose()
-            try:
-                created = audit.created_id(json.loads(content))
-            except ValueError:
-                created = None
+        if method in audit.MUTATING and upstream.status_code == 201 and audit.describe(method, path).object_id is None:
+            created = audit.object_id_from_headers(upstream.headers.get(audit.OBJECT_ID_HEADER),
+                                                   upstream.headers.get("location"))
+            if created is None and upstream.headers.get("content-type", "").startswith("application/json"):
+                try:  # the service named no object: the id from the body (read whole)
+                    content = await upstream.aread()
+                finally:
+                    await upstream.aclose()
+                try:
+                    created = audit.created_id(json.loads(content))
+                except ValueError:
+                    created = None
         caller = Caller(ip=ip, user_agent=request.headers.get("user-agent"), request_id=rid)
-        audit_uc.record_forwarded(deps.audit, deps.clock, principal, caller, method=method, path=path,
-                                  service=service, status=upstream.status_code, created_id=created)
+        durable = await audit_uc.record_forwarded(
+            deps.audit, deps.clock, principal, caller, method=method, path=path, service=service,
+            status=upstream.status_code, created_id=created, fields=fields,
+            purpose=upstream.headers.get(audit.PURPOSE_HEADER), subjects=upstream.headers.get(audit.SUBJECTS_HEADER))
+        if not durable and method not in audit.MUTATING:  # a write has happened: its row stays buffered
+            await upstream.aclose()
+            REJECTED.labels("audit_unavailable").inc()
+            raise ApiError(503, "audit_unavailable", "审计日志暂不可写，暂不提供个人信息",
+                           "the audit log cannot be written now: personal data is not served, retry later",
+                           headers={"Retry-After": "2"})
         if content is not None:
             out_headers.pop("content-encoding", None)
             out_headers["content-length"] = str(len(content))

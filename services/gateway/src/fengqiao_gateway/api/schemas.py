@@ -135,6 +135,9 @@ class AuditOut(BaseModel):
     ip: str | None
     user_agent: str | None
     detail: dict | None
+    fields: str | None = Field(None, description="personal fields the service returned, e.g. name,phone,id_number(masked)")
+    purpose: str | None = None
+    subjects: list[str] | None = Field(None, description="case ids / numbers the answer was about")
 
 
 class ReadyOut(BaseModel):

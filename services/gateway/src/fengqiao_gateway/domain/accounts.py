@@ -10,6 +10,7 @@ from fengqiao_common.auth import (
     DEPARTMENT_OFFICER,
     DEPARTMENT_SYSTEM,
     DISPATCHER,
+    DPO,
     EXTERNAL_SYSTEM,
     GRID_WORKER,
     LEADER,
@@ -18,7 +19,7 @@ from fengqiao_common.auth import (
     Principal,
 )
 
-STAFF_ROLES = (GRID_WORKER, DISPATCHER, DEPARTMENT_OFFICER, MEDIATOR, PARTY, LEADER, ADMIN)
+STAFF_ROLES = (GRID_WORKER, DISPATCHER, DEPARTMENT_OFFICER, MEDIATOR, PARTY, LEADER, ADMIN, DPO)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,64}$")
 
 

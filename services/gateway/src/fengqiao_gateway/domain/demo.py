@@ -3,7 +3,16 @@ department of the jurisdiction. Pure."""
 
 from __future__ import annotations
 
-from fengqiao_common.auth import ADMIN, DEPARTMENT_OFFICER, DISPATCHER, GRID_WORKER, LEADER, MEDIATOR, PARTY
+from fengqiao_common.auth import (
+    ADMIN,
+    DEPARTMENT_OFFICER,
+    DISPATCHER,
+    DPO,
+    GRID_WORKER,
+    LEADER,
+    MEDIATOR,
+    PARTY,
+)
 from fengqiao_common.jurisdiction import Jurisdiction
 
 
@@ -24,6 +33,7 @@ def demo_users(j: Jurisdiction) -> list[dict]:
         {"username": "party", "display_name": "当事人 P001", "roles": [PARTY], "party_id": "P001"},
         {"username": "leader", "display_name": "街道领导", "roles": [LEADER]},
         {"username": "admin", "display_name": "系统管理员", "roles": [ADMIN]},
+        {"username": "dpo", "display_name": "数据保护专员", "roles": [DPO]},
     ]
     return out
 
