@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from fengqiao_common.clock import ManualClock
 from fengqiao_common.uow import FakeUnitOfWork
+from fengqiao_intake.domain import pii
 from fengqiao_intake.domain.idempotency import KeyTaken
-from fengqiao_intake.domain.visibility import Scope, case_visible, signal_visible
+from fengqiao_intake.domain.visibility import Links, Scope, case_visible, signal_visible
 
 _ids = itertools.count(1)
 
@@ -28,6 +29,9 @@ class FakeDB:
     attempts: list[dict] = field(default_factory=list)
     idempotency: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     counters: dict[tuple[str, object], int] = field(default_factory=dict)
+    case_departments: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    case_mediators: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    access_log: list[dict] = field(default_factory=list)
 
 
 class _Repo:
@@ -43,9 +47,40 @@ class FakeCases(_Repo):
     def _systems(self, case_id: str) -> list[str | None]:
         return [r["source_system"] for r in self.db.requesters if r["case_id"] == case_id]
 
+    def _links(self, case_id: str) -> Links:
+        return Links(frozenset(self._systems(case_id)),
+                     frozenset(d for c, d in self.db.case_departments if c == case_id),
+                     frozenset(m for c, m in self.db.case_mediators if c == case_id))
+
+    async def links(self, case_ids: list[str]) -> dict[str, Links]:
+        return {i: self._links(i) for i in set(case_ids)}
+
+    async def link_department(self, case_id: str, department: str, at: datetime) -> None:
+        k = (case_id, department)
+        self.db.case_departments[k] = min(at, self.db.case_departments.get(k, at))
+
+    async def link_mediator(self, case_id: str, mediator_id: str, at: datetime) -> None:
+        k = (case_id, mediator_id)
+        self.db.case_mediators[k] = min(at, self.db.case_mediators.get(k, at))
+
+    async def pending_requesters(self, limit: int) -> list[dict]:
+        rows = [r for r in sorted(self.db.requesters, key=lambda r: r["id"])
+                if r.get("requester_ref_scheme") == pii.PENDING_SCHEME][:limit]
+        return [{"id": r["id"], "parties": (self.db.cases.get(r["origin_case_id"]) or {}).get("parties")}
+                for r in rows]
+
+    def _requester_row(self, requester_id: int) -> dict:
+        return next(r for r in self.db.requesters if r["id"] == requester_id)
+
+    async def mark_legacy_ref(self, requester_id: int) -> None:
+        self._requester_row(requester_id)["requester_ref_scheme"] = pii.LEGACY_SCHEME
+
+    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str) -> None:
+        self._requester_row(requester_id).update(requester_ref=ref, requester_ref_scheme=scheme)
+
     async def get(self, ref: str, scope: Scope | None = None, *, lock: bool = False) -> dict | None:
         for c in self.db.cases.values():
-            if ref in (c["id"], c["case_no"]) and (scope is None or case_visible(scope, c, self._systems(c["id"]))):
+            if ref in (c["id"], c["case_no"]) and (scope is None or case_visible(scope, c, self._links(c["id"]))):
                 return dict(c)
         return None
 
@@ -57,7 +92,7 @@ class FakeCases(_Repo):
 
     async def list(self, scope: Scope, *, filters: dict, limit: int, offset: int) -> tuple[list[dict], int]:
         rows = [dict(c) for c in self.db.cases.values()
-                if case_visible(scope, c, self._systems(c["id"])) and all(c[k] == v for k, v in filters.items() if v)]
+                if case_visible(scope, c, self._links(c["id"])) and all(c[k] == v for k, v in filters.items() if v)]
         rows.sort(key=lambda c: (-c["reported_at"].timestamp(), c["id"]))
         return rows[offset:offset + limit], len(rows)
 
@@ -77,7 +112,8 @@ class FakeCases(_Repo):
         for r in requesters:
             if not any(x["case_id"] == case_id and x["origin_case_id"] == r["origin_case_id"]
                        for x in self.db.requesters):
-                self.db.requesters.append({**r, "id": next(_ids), "case_id": case_id})
+                self.db.requesters.append({"requester_ref_scheme": pii.HMAC_SCHEME, **r, "id": next(_ids),
+                                           "case_id": case_id})
 
     async def add_rating(self, case_id: str, *, rating: str, comment: str | None, by: dict, at: datetime) -> None:
         self.db.ratings.append({"case_id": case_id, "rating": rating, "comment": comment, "by": by, "at": at})
@@ -124,6 +160,7 @@ class FakeTimeline(_Repo):
             notes = [t for t in entries if t["status_effect"] is not None]
             if notes:
                 out[i]["note"] = notes[-1]["note"]
+                out[i]["note_kind"] = notes[-1]["kind"]
         return out
 
     async def open311_updates(self, start, end, limit: int) -> list[dict]:
@@ -132,7 +169,8 @@ class FakeTimeline(_Repo):
             c = self.db.cases[t["case_id"]]
             if c["channel"] == "open311" and t["status_effect"] is not None and start <= t["at"] <= end:
                 out.append({"id": t["id"], "at": t["at"], "status_effect": t["status_effect"], "note": t["note"],
-                            "case_no": c["case_no"], "media_url": c["media_url"]})
+                            "kind": t["kind"], "case_id": c["id"], "case_no": c["case_no"],
+                            "media_url": c["media_url"], "grid": c["grid"], "reporter": c["reporter"]})
         return out[:limit]
 
 
@@ -146,6 +184,20 @@ class FakeAttachments(_Repo):
 
     async def of_case(self, case_id: str) -> list[dict]:
         return [dict(a) for a in self.db.attachments.values() if a["case_id"] == case_id]
+
+
+class FakeAccessLog(_Repo):
+    async def add(self, rows: list[dict]) -> None:
+        for r in rows:
+            self.db.access_log.append({"id": next(_ids), **r})
+
+    async def search(self, *, case_id=None, actor_id=None, since=None, until=None, limit=100,
+                     offset=0) -> tuple[list[dict], int]:
+        rows = [dict(r) for r in self.db.access_log if (case_id is None or r["case_id"] == case_id)
+                and (actor_id is None or r["actor_id"] == actor_id) and (since is None or r["at"] >= since)
+                and (until is None or r["at"] <= until)]
+        rows.sort(key=lambda r: (r["at"], r["id"]), reverse=True)
+        return rows[offset:offset + limit], len(rows)
 
 
 class FakeIdempotency(_Repo):
@@ -266,7 +318,8 @@ class FakeNewCases(_Repo):
                                    for c in self.db.cases.values()):
             raise KeyTaken("uq_cases_idempotency")
         self.db.cases[row["id"]] = dict(row)
-        self.db.requesters.append({"id": next(_ids), "case_id": row["id"], "origin_case_id": row["id"], **requester})
+        self.db.requesters.append({"id": next(_ids), "case_id": row["id"], "origin_case_id": row["id"],
+                                   "requester_ref_scheme": pii.HMAC_SCHEME, **requester})
         self.db.timeline.append({"id": next(_ids), "case_id": row["id"], "status_effect": None, "department": None,
                                  "event_id": None, **timeline})
 
@@ -286,6 +339,7 @@ class FakeIntakeUoW(FakeUnitOfWork):
         self.timeline = FakeTimeline(self)
         self.attachments = FakeAttachments(self)
         self.idempotency = FakeIdempotency(self)
+        self.access_log = FakeAccessLog(self)
         self.weak_signals = FakeWeakSignals(self)
         self.webhooks = FakeWebhooks(self)
         self.new_cases = FakeNewCases(self)

@@ -135,8 +135,8 @@ async def test_external_demand_visibility_and_masking(client):
     c = r.json()
     assert c["channel"] == "external" and c["source_system"] == "yue-sheng-shi" and c["external_ref"] == "YSS-1"
     party = c["parties"][0]
-    assert party == {"name": "王**", "phone": "137****1234", "id_card": "110***********002X", "role": "requester",
-                     "masked": True}
+    assert party == {"name": "王**", "phone": "137****1234", "id_card": "1101**********002X", "role": "requester",
+                     "masked": True, "id_card_masked": True}
     # the submitting system reads it (masked), by id and by number; another system gets 404
     for ref in (c["id"], c["case_no"]):
         r = await client.get(f"/api/v1/cases/{ref}", headers=system("yue-sheng-shi"))
@@ -151,6 +151,7 @@ async def test_external_demand_visibility_and_masking(client):
     # the centre reads personal data in full; a leader sees it masked
     full = (await client.get(f"/api/v1/cases/{c['id']}", headers=dispatcher())).json()
     assert full["parties"][0]["phone"] == "13700001234"
+    assert full["parties"][0]["id_card"] == "1101**********002X"  # the ID number: masked for the centre too
     leader = (await client.get(f"/api/v1/cases/{c['id']}", headers=identity_headers(roles=["leader"]))).json()
     assert leader["parties"][0]["phone"] == "137****1234"
     # a grid worker of another grid cannot read it

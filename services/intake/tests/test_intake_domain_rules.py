@@ -21,12 +21,42 @@ def test_case_scopes_and_the_visibility_test():
     s = visibility.case_scope(worker)
     assert s == visibility.Scope(grids=("WH-01",), reporter="w1")
     in_grid, reported_elsewhere = {"grid": "WH-01"}, {"grid": "WH-09", "reporter": {"id": "w1"}}
-    assert visibility.case_visible(s, in_grid, []) and visibility.case_visible(s, reported_elsewhere, [])
-    assert not visibility.case_visible(s, {"grid": "WH-09", "reporter": {"id": "w2"}}, [])
+    assert visibility.case_visible(s, in_grid) and visibility.case_visible(s, reported_elsewhere)
+    assert not visibility.case_visible(s, {"grid": "WH-09", "reporter": {"id": "w2"}})
     ss = visibility.case_scope(system)
-    assert visibility.case_visible(ss, {"grid": "WH-01"}, [None, "yss"])
-    assert not visibility.case_visible(ss, {"grid": "WH-01"}, ["other"])
-    assert not visibility.case_visible(visibility.case_scope(nobody), {"grid": "WH-01", "reporter": {"id": "p"}}, [])
+    assert visibility.case_visible(ss, {"grid": "WH-01"}, visibility.Links(systems=frozenset({None, "yss"})))
+    assert not visibility.case_visible(ss, {"grid": "WH-01"}, visibility.Links(systems=frozenset({"other"})))
+    assert not visibility.case_visible(visibility.case_scope(nobody), {"grid": "WH-01", "reporter": {"id": "p"}})
+
+
+def test_departments_see_the_cases_they_hold_or_held_an_order_on_and_mediators_theirs():
+    officer = Principal(sub="o", roles=["department_officer"], department="RSS")
+    dept_key = Principal(sub="k", kind="api_key", roles=["department_system"], department="RSS")
+    mediator = Principal(sub="m", roles=["mediator"], mediator_id="med-1")
+    case = {"grid": "WH-01"}
+    held = visibility.Links(departments=frozenset({"RSS", "PCS"}), mediators=frozenset({"med-1"}))
+    for p in (officer, dept_key):
+        s = visibility.case_scope(p)
+        assert not s.everything and s.department == "RSS"
+        assert visibility.case_visible(s, case, held)
+        assert not visibility.case_visible(s, case, visibility.Links(departments=frozenset({"PCS"})))
+        assert not visibility.case_visible(s, case)
+    s = visibility.case_scope(mediator)
+    assert s.mediator == "med-1" and visibility.case_visible(s, case, held)
+    assert not visibility.case_visible(s, case, visibility.Links(mediators=frozenset({"med-2"})))
+    # no department / mediator id on the identity: nothing
+    assert not visibility.case_visible(visibility.case_scope(Principal(sub="x", roles=["department_officer"])),
+                                       case, held)
+    assert not visibility.case_visible(visibility.case_scope(Principal(sub="x", roles=["mediator"])), case, held)
+    for role in ("dispatcher", "leader", "admin"):
+        assert visibility.case_scope(Principal(sub="x", roles=[role])).everything  # their area: the street
+
+
+def test_reader_links_from_consumed_events():
+    assert visibility.reader_links({"order_id": "o1", "department": "RSS"}) == ("RSS", None)
+    assert visibility.reader_links({"mediation_id": "m", "mediator_id": "med-1"}) == (None, "med-1")
+    assert visibility.reader_links({"departments": ["RSS"], "case_id": "c"}) == (None, None)
+    assert visibility.reader_links({"department": "RSS"}) == (None, None)  # not about an order
 
 
 def test_signal_scope_and_webhook_owner():

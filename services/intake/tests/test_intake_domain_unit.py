@@ -63,13 +63,36 @@ def test_status_cycles_returned_reopened_and_merged():
 def test_pii_masking():
     assert pii.mask_name("张三丰") == "张**"
     assert pii.mask_phone("13812345678") == "138****5678"
-    assert pii.mask_id_card("11010519491231002X") == "110***********002X"
+    assert pii.mask_id_card("11010519491231002X") == "1101**********002X"
+    assert pii.mask_id_card("440106199001011234") == "4401**********1234"
     p = pii.mask_party({"name": "李四", "phone": "13900001111", "id_card": None, "email": "li@example.com"})
     assert p == {"name": "李*", "phone": "139****1111", "id_card": None, "email": "l***@example.com",
                  "masked": True}
-    assert pii.parties_view([{"name": "李四"}], True) == [{"name": "李四", "masked": False}]
-    assert pii.requester_ref("sys", "13900001111") == pii.requester_ref("sys", "13900001111")
-    assert "13900001111" not in pii.requester_ref("sys", "13900001111")
+    assert pii.parties_view([{"name": "李四"}], contact=True) == [
+        {"name": "李四", "masked": False, "id_card_masked": False}]
+    full = {"name": "李四", "phone": "13900001111", "id_card": "440106199001011234"}
+    assert pii.party_view(full, contact=True, id_number=False) == {
+        "name": "李四", "phone": "13900001111", "id_card": "4401**********1234", "masked": False,
+        "id_card_masked": True}
+    assert pii.party_view(full, contact=True, id_number=True)["id_card"] == "440106199001011234"
+
+
+def test_requester_ref_is_a_keyed_hmac_of_the_normalised_phone():
+    import hashlib
+
+    key, other = b"k" * 32, b"o" * 32
+    ref = pii.requester_ref(key, phone="13900001111")
+    assert ref.startswith("req-") and "13900001111" not in ref
+    # the same person through the hall and through 粤省事: one ref, whatever the spelling of the number
+    assert ref == pii.requester_ref(key, phone="+86 139-0000-1111") == pii.requester_ref(key, phone="8613900001111")
+    assert pii.requester_ref(other, phone="13900001111") != ref  # keyed: another key, another ref
+    # not the old unsalted hash (which anyone could recompute by trying every phone number)
+    for old in ("yue-sheng-shi|13900001111", "petition|13900001111", "13900001111"):
+        assert hashlib.sha256(old.encode()).hexdigest()[:24] not in ref
+    assert pii.requester_ref(key, id_card="11010519491231002x") == pii.requester_ref(key, id_card="11010519491231002X")
+    assert pii.requester_ref(key) is None and pii.requester_ref(key, phone=" ") is None
+    parties = [{"role": "respondent", "phone": "13700000000"}, {"role": "requester", "phone": "13900001111"}]
+    assert pii.ref_of_parties(key, parties) == ref and pii.ref_of_parties(key, []) is None
 
 
 def test_id_card_checksum():

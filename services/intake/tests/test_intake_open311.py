@@ -86,8 +86,8 @@ async def test_post_request_json_and_xml_and_read_back(client, kafka_bootstrap):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
     [x] = xml_items(r.content, "service_requests", "request")
     assert x["service_request_id"].startswith("WH-") and x["account_id"] is None
-    # GET one (anonymous), JSON
-    r = await client.get(f"/open311/v2/requests/{srid}.json")
+    # GET one by the system that submitted it, JSON: the full request
+    r = await client.get(f"/open311/v2/requests/{srid}.json", headers=system("gd-gov-service"))
     assert r.status_code == 200
     [req] = r.json()
     assert list(req) == REQUEST_FIELDS
@@ -97,8 +97,17 @@ async def test_post_request_json_and_xml_and_read_back(client, kafka_bootstrap):
     assert req["media_url"] == "https://img.example.com/p.jpg"
     assert datetime.fromisoformat(req["requested_datetime"].replace("Z", "+00:00")) <= datetime.now(UTC)
     assert req["address_id"] is None and req["zipcode"] is None
-    # personal data never in the public feed
     assert "13700002222" not in r.text and "wang@example.com" not in r.text and "小明" not in r.text
+    # GET one anonymously: the public view, same fields, no free text, no address, ~100 m, no photo
+    r = await client.get(f"/open311/v2/requests/{srid}.json")
+    assert r.status_code == 200
+    [pub] = r.json()
+    assert list(pub) == REQUEST_FIELDS and pub["service_request_id"] == srid
+    assert pub["description"] == "城市管理与环境" and pub["address"] != "外海大道 100 号"
+    assert pub["lat"] == 22.596 and pub["long"] == 113.103 and pub["media_url"] is None
+    # personal data never in the public feed
+    for secret in ("13700002222", "wang@example.com", "小明", "路灯损坏", "外海大道 100 号", "22.5957"):
+        assert secret not in r.text
     # the nearest grid was found from the coordinates
     case = (await client.get(f"/api/v1/cases/{srid}", headers=system("gd-gov-service"))).json()
     assert case["grid"] == "WH-01" and case["channel"] == "open311" and case["people_involved"] == 3
@@ -114,24 +123,32 @@ async def test_post_request_json_and_xml_and_read_back(client, kafka_bootstrap):
                   new_envelope(CaseClosed(case_id=case["id"], at=at + timedelta(milliseconds=3)), source="/fengqiao/dispatch"))
 
     async def closed():
-        [q] = (await client.get(f"/open311/v2/requests/{srid}.json")).json()
+        [q] = (await client.get(f"/open311/v2/requests/{srid}.json", headers=system("gd-gov-service"))).json()
         # the three topics may be consumed in any order: wait until every event has landed
         return q if q["status"] == "closed" and q["agency_responsible"] else None
     req = await eventually(closed, timeout=30)
     assert req["agency_responsible"] == "综合行政执法办公室"
     assert req["status_notes"].startswith("案件结案 / case closed")
     assert req["expected_datetime"] and req["updated_datetime"] >= req["requested_datetime"]
-    # GET one, XML
-    r = await client.get(f"/open311/v2/requests/{srid}.xml")
+    [anon] = (await client.get(f"/open311/v2/requests/{srid}.json")).json()
+    assert anon["status_notes"] == "案件结案 / case closed" and anon["agency_responsible"] == "综合行政执法办公室"
+    # GET one, XML (full for its system, coarsened anonymously)
+    r = await client.get(f"/open311/v2/requests/{srid}.xml", headers=system("gd-gov-service"))
     [xr] = xml_items(r.content, "service_requests", "request")
     assert list(xr) == REQUEST_FIELDS
     assert xr["service_request_id"] == srid and xr["status"] == "closed" and xr["long"] == "113.1032"
     assert xr["zipcode"] is None  # empty element
+    r = await client.get(f"/open311/v2/requests/{srid}.xml")
+    [xa] = xml_items(r.content, "service_requests", "request")
+    assert list(xa) == REQUEST_FIELDS and xa["long"] == "113.103" and xa["description"] == "城市管理与环境"
     # updates feed (FixMyStreet): one update per status change, JSON and XML
     r = await client.get("/open311/v2/servicerequestupdates.json")
     ups = [u for u in r.json() if u["service_request_id"] == srid]
     assert [u["status"] for u in ups] == ["action_scheduled", "fixed", "closed"]
     assert list(ups[0]) == ["update_id", "service_request_id", "status", "updated_datetime", "description", "media_url"]
+    assert ups[0]["description"] == "派单 / order dispatched"  # anonymous: the label, not the department's text
+    own = (await client.get("/open311/v2/servicerequestupdates.json", headers=system("gd-gov-service"))).json()
+    assert next(u["description"] for u in own if u["service_request_id"] == srid).startswith("派单 / order dispatched:")
     r = await client.get("/open311/v2/servicerequestupdates.xml",
                          params={"start_date": (at - timedelta(hours=1)).isoformat(),
                                  "end_date": (at + timedelta(hours=1)).isoformat()})

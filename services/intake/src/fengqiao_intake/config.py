@@ -5,6 +5,9 @@ from fengqiao_common.settings import REPO_ROOT, ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+# development and tests only: a key everybody can read is no key (production refuses to start with it)
+DEV_REQUESTER_KEY = "dev-only-intake-requester-key-change-me-0123456789"
+
 
 class Settings(ServiceSettings):
     """Environment variables: INTAKE_DATABASE_URL, INTAKE_PORT ... (prefix INTAKE_), plus the shared
@@ -53,6 +56,27 @@ class Settings(ServiceSettings):
     # Open311
     open311_default_days: int = 90
     open311_max_requests: int = 1000
+    # anonymous GET requests: true = a coarsened public feed (service name, ~100 m location, no free text, no
+    # address); false = an API key is required (each caller sees its own requests in full)
+    open311_public_feed: bool = True
+
+    # the key of requester_ref (HMAC-SHA256 over the normalised phone): only intake holds it; required in
+    # production (32+ characters); make run draws one per run; empty elsewhere = DEV_REQUESTER_KEY + a warning
+    requester_key: str = Field("", repr=False)
+    # requester rows rekeyed per transaction by the background task (pre-HMAC refs -> HMAC)
+    rekey_batch: int = 500
+
+    @property
+    def requester_key_bytes(self) -> bytes:
+        return (self.requester_key or DEV_REQUESTER_KEY).encode()
+
+    @model_validator(mode="after")
+    def _requester_key_in_production(self) -> "Settings":
+        if self.environment == "production" and (
+                not self.requester_key or self.requester_key == DEV_REQUESTER_KEY or len(self.requester_key) < 32):
+            raise ValueError("INTAKE_REQUESTER_KEY must be set to a random value of at least 32 characters in "
+                             "production (it keys the requester pseudonyms; keep it secret, keep it stable)")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends
 from fengqiao_common.app import Runtime, deps_getter
 from fengqiao_common.clock import Clock
@@ -17,6 +18,8 @@ from .adapters.storage import Storage, make_storage
 from .adapters.uow import IntakeUoW
 from .config import Settings
 from .usecases.common import Context
+
+log = structlog.get_logger("fengqiao.intake")
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Deps:
 
 async def build(runtime: Runtime) -> Deps:
     s = runtime.settings
+    if not s.requester_key:
+        log.warning("INTAKE_REQUESTER_KEY is not set: requester pseudonyms use the development key "
+                    "(anyone with the source can reverse them); set a random key of 32+ characters",
+                    environment=s.environment)
     writer = CaseWriter(s.asyncpg_dsn, min_size=min(2, s.write_pool_size), max_size=s.write_pool_size)
     await writer.start()
     return Deps(settings=s, clock=runtime.clock, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import structlog
 from fastapi import FastAPI
 from fengqiao_common.app import Runtime, create_service_app
 from fengqiao_common.bodylimit import BodyLimitMiddleware
@@ -13,9 +14,11 @@ from .adapters.egress import HttpSender
 from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
 from .config import Settings
 from .domain.webhooks import RetryPolicy
+from .usecases.pseudonyms import rekey_requesters
 from .usecases.webhook_delivery import DeliveryPump
 
 WEBHOOK_BATCH = 20
+log = structlog.get_logger("fengqiao.intake")
 
 
 async def _seed(runtime: Runtime) -> None:
@@ -45,6 +48,17 @@ async def webhook_worker(runtime: Runtime) -> None:
             await pump.close()
 
 
+async def requester_rekey(runtime: Runtime) -> None:
+    """Background task, once at start-up: requester refs from before the HMAC recomputed with the key
+    (batches of ``INTAKE_REKEY_BATCH``; replicas share the work through SKIP LOCKED)."""
+    d: deps.Deps = runtime.deps
+    total = 0
+    while n := await rekey_requesters(d.uow(), key=d.settings.requester_key_bytes, batch=d.settings.rekey_batch):
+        total += n
+    if total:
+        log.info("requester refs rekeyed with the HMAC", rows=total)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     group = consumers.CONSUMER_GROUP  # read now: a test may patch it around create_app
@@ -58,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  open311.router],
         deps=deps.build,
         consumers=lambda runtime: consumers.specs(runtime, group=group),
-        background=[webhook_worker],
+        background=[webhook_worker, requester_rekey],
         on_start=[_seed],
         on_stop=[_close],
     )

@@ -94,10 +94,60 @@ case_requesters = Table(
     Column("source_system", Text),
     Column("channel", Text, nullable=False),
     Column("requester_ref", Text),
+    # hmac-sha256 (keyed pseudonym) | pending (from before the HMAC, to recompute) | legacy-sha256 (no raw
+    # data left to recompute: kept for intake's own grouping, never sent on)
+    Column("requester_ref_scheme", Text, nullable=False, server_default=text("'hmac-sha256'")),
     Column("origin_case_id", Text, nullable=False),
     _ts("added_at", nullable=False, default=True),
     UniqueConstraint("case_id", "origin_case_id", name="uq_case_requesters_origin"),
     Index("ix_case_requesters_system", "source_system", "case_id"),
+    Index("ix_case_requesters_pending", "id", postgresql_where=text("requester_ref_scheme = 'pending'")),
+)
+
+# Departments that hold or held an order on a case (from the order events): who of them may read it.
+case_departments = Table(
+    "case_departments",
+    metadata,
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("department", Text, primary_key=True),
+    _ts("first_order_at", nullable=False),
+    Index("ix_case_departments_department", "department", "case_id"),
+)
+
+# Mediators of mediations booked for a case (mediation.booked / mediation.rescheduled carry mediator_id).
+case_mediators = Table(
+    "case_mediators",
+    metadata,
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("mediator_id", Text, primary_key=True),
+    _ts("first_booked_at", nullable=False),
+    Index("ix_case_mediators_mediator", "mediator_id", "case_id"),
+)
+
+# Every view of personal data in full (and every attachment read by someone else than its uploader),
+# written in the transaction that prepared the answer. Read by admin and the data-protection officer.
+pii_access_log = Table(
+    "pii_access_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _ts("at", nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("actor_kind", Text, nullable=False),
+    Column("actor_name", Text),
+    Column("role", Text),
+    Column("department", Text),
+    Column("action", Text, nullable=False),  # detail | list | export | attachment
+    Column("object_type", Text, nullable=False),  # case | attachment
+    Column("object_id", Text, nullable=False),
+    Column("case_id", Text),  # no foreign key: the log outlives what it logs
+    Column("case_no", Text),
+    Column("fields", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("purpose", Text),
+    Column("request_id", Text),
+    Column("client_address", Text),
+    Index("ix_pii_access_log_at", "at"),
+    Index("ix_pii_access_log_actor", "actor_id", "at"),
+    Index("ix_pii_access_log_case", "case_id", "at"),
 )
 
 timeline = Table(

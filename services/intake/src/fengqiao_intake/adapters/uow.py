@@ -6,6 +6,7 @@ from fengqiao_common.uow import SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .repositories import (
+    AccessLogRepository,
     AttachmentRepository,
     CaseRepository,
     IdempotencyRepository,
@@ -22,6 +23,7 @@ class IntakeUoW(SqlUnitOfWork):
     weak_signals: WeakSignalRepository
     webhooks: WebhookRepository
     idempotency: IdempotencyRepository
+    access_log: AccessLogRepository
 
     def _bind(self, session: AsyncSession) -> None:
         self.cases = CaseRepository(session)
@@ -30,3 +32,4 @@ class IntakeUoW(SqlUnitOfWork):
         self.weak_signals = WeakSignalRepository(session)
         self.webhooks = WebhookRepository(session)
         self.idempotency = IdempotencyRepository(session)
+        self.access_log = AccessLogRepository(session)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import Response
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.errors import ApiError
 
+from ..domain.access import AccessContext
 from ..usecases import attachments as uc
 from . import DepsDep, IdempotencyKey, replayed
 from .schemas import AttachmentMeta, file_response
-from .views import attachment_meta
+from .views import access_context, attachment_meta
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
 
@@ -33,8 +36,9 @@ async def upload(response: Response, d: DepsDep, principal: CurrentPrincipal,
 @router.get("/{attachment_id}", operation_id="download_attachment", response_class=Response,
             responses=file_response("application/octet-stream",
                                     "the file's bytes, with its detected content type and X-Content-SHA256"))
-async def download(attachment_id: str, d: DepsDep, principal: CurrentPrincipal) -> Response:
-    row, data = await uc.read_attachment(d.uow(), principal, attachment_id, storage=d.storage)
+async def download(attachment_id: str, d: DepsDep, principal: CurrentPrincipal,
+                   ctx: Annotated[AccessContext, Depends(access_context)]) -> Response:
+    row, data = await uc.read_attachment(d.uow(), principal, attachment_id, storage=d.storage, ctx=ctx)
     return Response(data, media_type=row["content_type"],
                     headers={"X-Content-SHA256": row["sha256"], "X-Content-Type-Options": "nosniff",
                              "Content-Disposition": "attachment"})

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fengqiao_common.auth import DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, CurrentPrincipal, require_roles
 
+from ..domain.access import DATA_PROTECTION_OFFICER, ID_PURPOSES, AccessContext
 from ..domain.status import STATUSES
 from ..schemas import DemandIn, GridEventIn, MergeIn, PetitionIn, RatingIn, RegradeIn
 from ..usecases import case_admin, reads
 from ..usecases import cases as new_cases
 from ..usecases.common import Created
 from . import DepsDep, IdempotencyKey, replayed
-from .schemas import CaseCreated, CaseDetail, CaseList, CaseSummary, MergeResult
-from .views import attachment_meta, case_summary, cases_csv, timeline_entry
+from .schemas import AccessLogPage, CaseCreated, CaseDetail, CaseList, CaseSummary, MergeResult
+from .views import (
+    access_context,
+    action_summary,
+    attachment_meta,
+    case_summary,
+    cases_csv,
+    created_summary,
+    timeline_entry,
+)
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 Channel = Literal["grid_app", "petition", "external", "open311"]
+Purpose = Literal[tuple(ID_PURPOSES)]  # type: ignore[valid-type]
+AccessCtx = Annotated[AccessContext, Depends(access_context)]
 
 
 def _created(response: Response, result: Created, principal) -> dict:
     replayed(response, result.created)
     response.headers["Location"] = f"/api/v1/cases/{result.item['id']}"
-    return {**case_summary(result.item, principal), "duplicate_flagged": result.item.get("duplicate_of") is not None}
+    return {**created_summary(result.item, principal), "duplicate_flagged": result.item.get("duplicate_of") is not None}
 
 
 @router.post("/grid-events", status_code=201, operation_id="report_grid_event", response_model=CaseCreated,
@@ -63,9 +75,11 @@ async def list_cases(d: DepsDep, principal: CurrentPrincipal,
                      category: str | None = Query(None, max_length=40),
                      grid: str | None = Query(None, max_length=20),
                      channel: Channel | None = None,
-                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)):
-    page = await reads.list_cases(d.uow(), principal, reads.CaseQuery(status, category, grid, channel, limit, offset))
-    return {"items": [case_summary(r, principal) for r in page.items], "total": page.total,
+                     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
+                     *, ctx: AccessCtx):
+    page = await reads.list_cases(d.uow(), principal, reads.CaseQuery(status, category, grid, channel, limit, offset),
+                                  ctx=ctx)
+    return {"items": [case_summary(r) for r in page.items], "total": page.total,
             "limit": page.limit, "offset": page.offset}
 
 
@@ -78,19 +92,36 @@ async def export_cases(d: DepsDep, principal: CurrentPrincipal,
                        category: str | None = Query(None, max_length=40),
                        grid: str | None = Query(None, max_length=20),
                        channel: Channel | None = None,
-                       limit: int = Query(5000, ge=1, le=50000)) -> Response:
-    page = await reads.list_cases(d.uow(), principal, reads.CaseQuery(status, category, grid, channel, limit, 0))
-    return Response(cases_csv([case_summary(r, principal) for r in page.items]),
+                       limit: int = Query(5000, ge=1, le=50000), *, ctx: AccessCtx) -> Response:
+    page = await reads.export_cases(d.uow(), principal, reads.CaseQuery(status, category, grid, channel, limit, 0),
+                                    ctx=ctx)
+    return Response(cases_csv([case_summary(r) for r in page.items]),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
 
 
+@router.get("/access-log", operation_id="list_pii_access_log", response_model=AccessLogPage,
+            dependencies=[require_roles(DATA_PROTECTION_OFFICER)],
+            summary="Who read which resident's personal data in full, when, for what (admin, data-protection officer)")
+async def pii_access_log(d: DepsDep, principal: CurrentPrincipal,
+                         case: str | None = Query(None, max_length=64, description="case id or number"),
+                         actor: str | None = Query(None, max_length=200, description="user or API key id"),
+                         since: datetime | None = None, until: datetime | None = None,
+                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)):
+    rows, total = await reads.access_log(d.uow(), principal, reads.AccessLogQuery(case, actor, since, until, limit,
+                                                                                  offset))
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
 @router.get("/{ref}", operation_id="get_case", response_model=CaseDetail,
-            summary="A case (by id or case number) with status and timeline")
-async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal):
-    detail = await reads.get_case(d.uow(), principal, ref)
+            summary="A case (by id or case number) with status and timeline; the ID number in full only for a "
+                    "dispatcher with ?reveal=id_number&purpose=... (recorded)")
+async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal, ctx: AccessCtx,
+                   reveal: Literal["id_number"] | None = Query(None, description="show the full ID number"),
+                   purpose: Purpose | None = Query(None, description="why (required with reveal; recorded)")):
+    detail = await reads.get_case(d.uow(), principal, ref, reveal=reads.Reveal(reveal, purpose), ctx=ctx)
     return {
-        **case_summary(detail.case, principal),
+        **case_summary(detail.case),
         "timeline": [timeline_entry(t) for t in detail.timeline],
         "attachments": [attachment_meta(a) for a in detail.attachments],
         "requesters": detail.requesters,
@@ -102,7 +133,7 @@ async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal):
 @router.post("/{ref}/regrade", operation_id="regrade_case", response_model=CaseSummary,
              dependencies=[require_roles(DISPATCHER)], summary="Staff change a case's grade, with a reason")
 async def regrade(ref: str, body: RegradeIn, d: DepsDep, principal: CurrentPrincipal):
-    return case_summary(await case_admin.regrade(d.uow(), principal, case_admin.Regrade(ref, body.grade, body.reason)), principal)
+    return action_summary(await case_admin.regrade(d.uow(), principal, case_admin.Regrade(ref, body.grade, body.reason)))
 
 
 @router.post("/{ref}/merge", operation_id="merge_case", response_model=MergeResult,
@@ -110,11 +141,11 @@ async def regrade(ref: str, body: RegradeIn, d: DepsDep, principal: CurrentPrinc
              summary="Merge a duplicate into another open case (its requesters move along)")
 async def merge(ref: str, body: MergeIn, d: DepsDep, principal: CurrentPrincipal):
     merged = await case_admin.merge(d.uow(), principal, case_admin.Merge(ref, body.into, body.reason))
-    return {"case": case_summary(merged.case, principal), "into": case_summary(merged.into, principal)}
+    return {"case": action_summary(merged.case), "into": action_summary(merged.into)}
 
 
 @router.post("/{ref}/rating", operation_id="rate_case", response_model=CaseSummary,
              dependencies=[require_roles(EXTERNAL_SYSTEM, DISPATCHER)],
              summary="Satisfaction follow-up (回访); 'unsatisfied' reopens the case")
 async def rate(ref: str, body: RatingIn, d: DepsDep, principal: CurrentPrincipal):
-    return case_summary(await case_admin.rate(d.uow(), principal, case_admin.Rate(ref, body.rating, body.comment)), principal)
+    return action_summary(await case_admin.rate(d.uow(), principal, case_admin.Rate(ref, body.rating, body.comment)))

@@ -1,6 +1,8 @@
 """Open311 GeoReport v2 (+ FixMyStreet's servicerequestupdates), JSON and XML, as the spec has it.
 
-GET endpoints are anonymous. POST requests comes from an external system whose ``api_key`` the
+GET endpoints are anonymous: the public, coarsened view (``INTAKE_OPEN311_PUBLIC_FEED=true``, the
+default) or refused without an API key (``false``); a caller with an identity sees its own requests
+in full (``usecases/open311.py``). POST requests comes from an external system whose ``api_key`` the
 gateway has verified (it forwards the identity); the ``api_key`` form field is still accepted so
 clients work unchanged. Errors use the spec's bodies: ``[{"code", "description"}]`` /
 ``<errors><error><code/><description/></error></errors>``.
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from fengqiao_common.auth import EXTERNAL_SYSTEM, optional_principal
+from fengqiao_common.auth import EXTERNAL_SYSTEM, Principal, optional_principal
 from fengqiao_common.errors import ApiError, DomainError, to_api_error
 from pydantic import ValidationError
 
@@ -146,6 +148,23 @@ async def post_request(fmt: str, request: Request, d: DepsDep):
         return _error(out_fmt, 400 if err.status == 422 else err.status, detail)
 
 
+async def _reader(request: Request, d) -> Principal | None:
+    """The caller of a GET (None: anonymous). With the public feed off, anonymous callers are refused."""
+    try:
+        principal = await optional_principal(request)
+    except ApiError as exc:
+        raise Open311Error(403, "api_key is invalid / 接口密钥无效") from exc
+    if principal is None and not d.settings.open311_public_feed:
+        raise Open311Error(403, "an api_key is required to read requests / 查询须提供接口密钥")
+    return principal
+
+
+def _view(r: uc.Open311Request, d) -> dict:
+    if r.full:
+        return o.request_view(r.case, r.context, d.jurisdiction)
+    return o.public_request_view(r.case, r.context, d.jurisdiction)
+
+
 def _requester(form) -> list[dict]:
     name = " ".join(x for x in (form.get("last_name"), form.get("first_name")) if x).strip()
     phone, email = (form.get("phone") or "").strip(), (form.get("email") or "").strip()
@@ -215,8 +234,9 @@ async def get_requests(fmt: str, request: Request, d: DepsDep):
             start, end = _dates(p, d.settings.open311_default_days, d.clock.now())
             q = uc.RequestQuery(codes=_csv(p.get("service_code")), start=start, end=end, statuses=statuses,
                                 limit=limit)
-        found = await uc.find_requests(d.uow(), q)
-        return _render(fmt, "service_requests", "request", [o.request_view(r.case, r.context, d.jurisdiction) for r in found])
+        principal = await _reader(request, d)
+        found = await uc.find_requests(d.uow(), q, principal=principal, public_feed=d.settings.open311_public_feed)
+        return _render(fmt, "service_requests", "request", [_view(r, d) for r in found])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 
@@ -224,14 +244,16 @@ async def get_requests(fmt: str, request: Request, d: DepsDep):
 @router.get("/requests/{service_request_id}.{fmt}", operation_id="open311_get_request", response_class=Response,
              responses=RESPONSES,
             summary="GeoReport v2: one request")
-async def get_request(service_request_id: str, fmt: str, d: DepsDep):
+async def get_request(service_request_id: str, fmt: str, request: Request, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
-        found = await uc.find_requests(d.uow(), uc.RequestQuery(ids=[service_request_id], limit=1))
+        principal = await _reader(request, d)
+        found = await uc.find_requests(d.uow(), uc.RequestQuery(ids=[service_request_id], limit=1),
+                                       principal=principal, public_feed=d.settings.open311_public_feed)
         if not found:
             raise Open311Error(404, f"service_request_id not found: {service_request_id} / 请求不存在")
-        return _render(fmt, "service_requests", "request", [o.request_view(found[0].case, found[0].context, d.jurisdiction)])
+        return _render(fmt, "service_requests", "request", [_view(found[0], d)])
     except Open311Error as e:
         return _error(out_fmt, e.code, e.description)
 
@@ -243,12 +265,14 @@ async def get_updates(fmt: str, request: Request, d: DepsDep):
     out_fmt = fmt if fmt in _FORMATS else "json"
     try:
         _fmt(fmt)
+        principal = await _reader(request, d)
         start, end = _dates(request.query_params, d.settings.open311_default_days, d.clock.now())
-        rows = await uc.status_updates(d.uow(), start, end, limit=d.settings.open311_max_requests)
+        rows = await uc.status_updates(d.uow(), start, end, limit=d.settings.open311_max_requests,
+                                       principal=principal, public_feed=d.settings.open311_public_feed)
         items = [{
             "update_id": str(r["id"]), "service_request_id": r["case_no"],
             "status": o.FMS_STATUS.get(r["status_effect"], "open"), "updated_datetime": o.w3c(r["at"]),
-            "description": r["note"], "media_url": None,
+            "description": r["note"] if r["full"] else o.status_label(r["kind"]), "media_url": None,
         } for r in rows]
         return _render(fmt, "service_request_updates", "request_update", items)
     except Open311Error as e:

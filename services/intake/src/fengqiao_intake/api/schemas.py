@@ -90,6 +90,32 @@ class CaseDetail(CaseSummary):
     merged_into_case_no: str | None
 
 
+class AccessLogEntry(BaseModel):
+    id: int
+    at: Timestamp
+    actor_id: str
+    actor_kind: str
+    actor_name: str | None
+    role: str | None
+    department: str | None
+    action: str
+    object_type: str
+    object_id: str
+    case_id: str | None
+    case_no: str | None
+    fields: list[str]
+    purpose: str | None
+    request_id: str | None
+    client_address: str | None
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry]
+    total: int
+    limit: int
+    offset: int
+
+
 class MergeResult(BaseModel):
     case: CaseSummary
     into: CaseSummary

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from .timeline import note
+
 REQUEST_FIELDS = (
     "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
     "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
@@ -152,3 +154,29 @@ def request_view(c: dict, ctx: dict, jurisdiction) -> dict:
         "long": c["lon"],
         "media_url": c["media_url"],
     }
+
+
+# ~100 m: 0.001° of latitude is 111 m, of longitude at 22°N 103 m
+PUBLIC_DECIMALS = 3
+
+
+def coarsen(value: float | None, decimals: int = PUBLIC_DECIMALS) -> float | None:
+    return None if value is None else round(value, decimals)
+
+
+def public_request_view(c: dict, ctx: dict, jurisdiction) -> dict:
+    """The anonymous feed's request: the same GeoReport fields, but no free text beyond the service name
+    (``description`` is the service name, ``status_notes`` the status label only), the location rounded
+    to ~100 m, the address the grid / community name, no photo. Never a name, phone or exact address."""
+    full = request_view(c, ctx, jurisdiction)
+    grid = jurisdiction.grid(c["grid"]) if c.get("grid") else None
+    community = jurisdiction.community(c["community"]) if c.get("community") else None
+    area = grid.name if grid else (community.name if community else None)
+    kind = ctx.get("note_kind")
+    return {**full, "description": full["service_name"], "status_notes": status_label(kind) if kind else None,
+            "address": area, "lat": coarsen(c["lat"]), "long": coarsen(c["lon"]), "media_url": None}
+
+
+def status_label(kind: str) -> str:
+    """The registry's bilingual label of a timeline kind, without the event's detail text."""
+    return note(kind)

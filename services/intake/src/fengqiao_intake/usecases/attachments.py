@@ -9,6 +9,7 @@ from fengqiao_common.auth import Principal
 from fengqiao_common.errors import NotFound, TooLarge, Unsupported, field_error
 from fengqiao_common.ids import new_id
 
+from ..domain import access
 from ..domain import attachments as rules
 from ..domain import idempotency as idem
 from .common import Created, bad, visible_case
@@ -75,8 +76,10 @@ async def store_attachment(uow: IntakeUoW, principal: Principal, cmd: Upload, *,
     return Created(row, True)
 
 
-async def read_attachment(uow: IntakeUoW, principal: Principal, attachment_id: str, *, storage) -> tuple[dict, bytes]:
-    """The uploader reads their own; anyone else only through a case they may see (404 otherwise)."""
+async def read_attachment(uow: IntakeUoW, principal: Principal, attachment_id: str, *, storage,
+                          ctx: access.AccessContext = access.AccessContext()) -> tuple[dict, bytes]:
+    """The uploader reads their own; anyone else only through a case they may see (404 otherwise), and
+    that read is audited (a photo or a document cannot be masked)."""
     async with uow:
         row = await uow.attachments.get(attachment_id)
         if row is None:
@@ -84,5 +87,9 @@ async def read_attachment(uow: IntakeUoW, principal: Principal, attachment_id: s
         if row["uploaded_by"] != principal.sub:
             if row["case_id"] is None:
                 raise NotFound("attachment", "附件")
-            await visible_case(uow, principal, row["case_id"])
+            case = await visible_case(uow, principal, row["case_id"])
+            await uow.access_log.add([access.audit_row(
+                principal, action="attachment", object_type="attachment", object_id=row["id"], case=case,
+                fields=["attachment"], purpose=access.PURPOSE_CASEWORK, role=None, ctx=ctx, at=uow.now())])
+            await uow.commit()
     return row, await storage.get(row["storage_key"])

@@ -93,12 +93,10 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
             loc = body.location
             lat, lon = (loc.lat, loc.lon) if loc else (None, None)
             parties = [p.model_dump() for p in body.parties] + list(cmd.extra_parties)
-            requester = next((p for p in parties if p.get("role") == "requester"), None)
             source_system = principal.external_system if principal.has(EXTERNAL_SYSTEM) else None
             if source_system is not None:
                 ctx.require_registered(source_system)
-            req_ref = pii.requester_ref(source_system or channel, requester.get("phone") or requester.get("id_card")
-                                        or requester.get("name")) if requester else None
+            req_ref = pii.ref_of_parties(ctx.requester_key, parties)
             summary = body.title or body.description.replace("\n", " ")[:40]
             case_id = new_id()
             street, day = j.street.code, at.astimezone(ctx.timezone).date()

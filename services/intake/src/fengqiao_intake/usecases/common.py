@@ -28,6 +28,11 @@ class Context:
     def __post_init__(self) -> None:
         self.timezone = ZoneInfo(self.settings.timezone)
 
+    @property
+    def requester_key(self) -> bytes:
+        """The HMAC key of ``requester_ref`` (INTAKE_REQUESTER_KEY)."""
+        return self.settings.requester_key_bytes
+
     def registered_system(self, code: str | None) -> bool:
         return code in {x.code for x in self.jurisdiction.external_systems}
 

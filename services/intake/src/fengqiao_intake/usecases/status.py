@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..domain import status as status_rules
 from ..domain.timeline import note
+from ..domain.visibility import reader_links
 from ..domain.webhooks import status_changed_body
 
 if TYPE_CHECKING:
@@ -73,6 +74,11 @@ async def record_event(uow: IntakeUoW, env: Envelope, payload: BaseModel) -> boo
                                       department=data.get("department"), note=text, detail=detail,
                                       event_id=env.id):
             return False
+        department, mediator = reader_links(data)
+        if department:
+            await uow.cases.link_department(case_id, department, at)
+        if mediator:
+            await uow.cases.link_mediator(case_id, mediator, at)
         await uow.cases.update(case_id, updated_at=uow.now())
         if effect is not None:
             await recompute_status(uow, case, note_text=text, at=at)

@@ -9,8 +9,9 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...domain.visibility import Scope
-from ..orm import case_requesters, cases, ratings, timeline
+from ...domain.pii import HMAC_SCHEME, LEGACY_SCHEME, PENDING_SCHEME
+from ...domain.visibility import Links, Scope
+from ..orm import case_departments, case_mediators, case_requesters, cases, ratings, timeline
 from ._scope import case_condition
 
 
@@ -80,8 +81,60 @@ class CaseRepository:
         for r in requesters:
             await self.s.execute(pg_insert(case_requesters).values(
                 case_id=case_id, source_system=r["source_system"], channel=r["channel"],
-                requester_ref=r["requester_ref"], origin_case_id=r["origin_case_id"],
+                requester_ref=r["requester_ref"], requester_ref_scheme=r.get("requester_ref_scheme") or HMAC_SCHEME,
+                origin_case_id=r["origin_case_id"],
             ).on_conflict_do_nothing(constraint="uq_case_requesters_origin"))
+
+    async def links(self, case_ids: list[str]) -> dict[str, Links]:
+        """Per case: requesting systems, departments with an order on it, mediators of its mediations."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        systems: dict[str, set] = {i: set() for i in ids}
+        depts: dict[str, set] = {i: set() for i in ids}
+        meds: dict[str, set] = {i: set() for i in ids}
+        for r in (await self.s.execute(select(case_requesters.c.case_id, case_requesters.c.source_system)
+                                       .where(case_requesters.c.case_id.in_(ids)))).all():
+            systems[r.case_id].add(r.source_system)
+        for r in (await self.s.execute(select(case_departments.c.case_id, case_departments.c.department)
+                                       .where(case_departments.c.case_id.in_(ids)))).all():
+            depts[r.case_id].add(r.department)
+        for r in (await self.s.execute(select(case_mediators.c.case_id, case_mediators.c.mediator_id)
+                                       .where(case_mediators.c.case_id.in_(ids)))).all():
+            meds[r.case_id].add(r.mediator_id)
+        return {i: Links(frozenset(systems[i]), frozenset(depts[i]), frozenset(meds[i])) for i in ids}
+
+    async def link_department(self, case_id: str, department: str, at: datetime) -> None:
+        stmt = pg_insert(case_departments).values(case_id=case_id, department=department, first_order_at=at)
+        await self.s.execute(stmt.on_conflict_do_update(
+            index_elements=["case_id", "department"],
+            set_={"first_order_at": func.least(case_departments.c.first_order_at, stmt.excluded.first_order_at)}))
+
+    async def link_mediator(self, case_id: str, mediator_id: str, at: datetime) -> None:
+        stmt = pg_insert(case_mediators).values(case_id=case_id, mediator_id=mediator_id, first_booked_at=at)
+        await self.s.execute(stmt.on_conflict_do_update(
+            index_elements=["case_id", "mediator_id"],
+            set_={"first_booked_at": func.least(case_mediators.c.first_booked_at, stmt.excluded.first_booked_at)}))
+
+    async def pending_requesters(self, limit: int) -> list[dict]:
+        """Requester rows still carrying a pre-HMAC ref, with the parties of their origin case (None: gone);
+        locked, skipping rows another replica is rekeying."""
+        rows = (await self.s.execute(
+            select(case_requesters.c.id, cases.c.parties)
+            .select_from(case_requesters.outerjoin(cases, cases.c.id == case_requesters.c.origin_case_id))
+            .where(case_requesters.c.requester_ref_scheme == PENDING_SCHEME)
+            .order_by(case_requesters.c.id).limit(limit)
+            .with_for_update(of=case_requesters, skip_locked=True)
+        )).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def mark_legacy_ref(self, requester_id: int) -> None:
+        await self.s.execute(update(case_requesters).where(case_requesters.c.id == requester_id)
+                             .values(requester_ref_scheme=LEGACY_SCHEME))
+
+    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str) -> None:
+        await self.s.execute(update(case_requesters).where(case_requesters.c.id == requester_id)
+                             .values(requester_ref=ref, requester_ref_scheme=scheme))
 
     async def add_rating(self, case_id: str, *, rating: str, comment: str | None, by: dict, at: datetime) -> None:
         await self.s.execute(insert(ratings).values(case_id=case_id, rating=rating, comment=comment, by=by, at=at))
@@ -149,19 +202,20 @@ class TimelineRepository:
             out[r.case_id]["department"] = r.department
             out[r.case_id]["resolve_by"] = ((r.detail or {}).get("deadlines") or {}).get("resolve_by")
         notes = (await self.s.execute(
-            select(timeline.c.case_id, timeline.c.note)
+            select(timeline.c.case_id, timeline.c.note, timeline.c.kind)
             .where(timeline.c.case_id.in_(case_ids), timeline.c.status_effect.isnot(None))
             .ext(distinct_on(timeline.c.case_id))
             .order_by(timeline.c.case_id, timeline.c.at.desc(), timeline.c.id.desc())
         )).all()
         for r in notes:
             out[r.case_id]["note"] = r.note
+            out[r.case_id]["note_kind"] = r.kind
         return out
 
     async def open311_updates(self, start: datetime, end: datetime, limit: int) -> list[dict]:
         rows = (await self.s.execute(
-            select(timeline.c.id, timeline.c.at, timeline.c.status_effect, timeline.c.note, cases.c.case_no,
-                   cases.c.media_url)
+            select(timeline.c.id, timeline.c.at, timeline.c.status_effect, timeline.c.note, timeline.c.kind,
+                   timeline.c.case_id, cases.c.case_no, cases.c.media_url, cases.c.grid, cases.c.reporter)
             .join(cases, cases.c.id == timeline.c.case_id)
             .where(cases.c.channel == "open311", timeline.c.status_effect.isnot(None),
                    timeline.c.at >= start, timeline.c.at <= end)

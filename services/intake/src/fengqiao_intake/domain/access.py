@@ -1,0 +1,134 @@
+"""Which personal fields a reader sees in full, for which purpose, and the audit of every such view (pure).
+
+The policy table is docs/data-protection.md. In short: the parties' contact data (name, phone,
+e-mail) is in full only for those who must act on the case - the dispatcher (受理、分派、回访), the
+department that holds or held an order on it, the mediator of its mediation; everyone else sees it
+masked. The ID number is masked for everyone; only a dispatcher may reveal it, on one case's
+detail, naming one of :data:`ID_PURPOSES`. Every view with a field in full writes one
+``pii_access_log`` row per case (who, role, object, fields, purpose, when, request id, address).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fengqiao_common.auth import ADMIN, DISPATCHER, MEDIATOR, Principal
+from fengqiao_common.errors import Forbidden, invalid
+
+from . import pii
+from .visibility import DEPARTMENT_ROLES, Links
+
+# not (yet) a role of fengqiao_common.auth: the gateway has to be able to grant it (see the report)
+DATA_PROTECTION_OFFICER = "data_protection_officer"
+AUDIT_READERS = (ADMIN, DATA_PROTECTION_OFFICER)
+REVEAL_ID_ROLES = (DISPATCHER,)
+# why a dispatcher may read a full ID number (the request names one; it is recorded)
+ID_PURPOSES = {
+    "identity_verification": "核验诉求人身份 / verify the requester's identity",
+    "legal_referral": "移送司法、仲裁或行政程序 / referral to a court, arbitration or an authority",
+    "assistance_application": "代办救助、帮扶申请 / file an assistance application on their behalf",
+    "petition_registration": "信访事项登记 / register a petition (信访条例)",
+}
+# the purpose recorded for a role's ordinary reads with contact data in full
+PURPOSE_DISPATCH = "dispatch"  # 受理、分派、回访
+PURPOSE_ORDER = "handle_order"  # 部门处置工单
+PURPOSE_MEDIATION = "mediation"  # 人民调解
+PURPOSE_CASEWORK = "casework"  # reading an attachment of a visible case
+
+CONTACT_FIELDS = ("name", "phone", "email")
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    """Where a read came from: the gateway's request id and the client address it forwarded."""
+
+    request_id: str | None = None
+    client_address: str | None = None
+
+
+@dataclass(frozen=True)
+class View:
+    """What one reader sees of one case's parties, and why (``purpose``, ``role``: for the audit)."""
+
+    contact: bool = False
+    id_number: bool = False
+    purpose: str | None = None
+    role: str | None = None
+
+
+MASKED = View()
+
+
+def reveal_purpose(principal: Principal, reveal: str | None, purpose: str | None) -> str | None:
+    """The purpose of an explicit ``?reveal=id_number&purpose=...`` (None: nothing revealed).
+    Raises Forbidden for a role the policy does not name, Invalid for a missing or unknown purpose."""
+    if reveal is None:
+        if purpose is not None and purpose not in ID_PURPOSES:
+            raise invalid("purpose", f"未知的用途 {purpose}", f"unknown purpose {purpose}", "unknown_purpose",
+                          loc=["query", "purpose"])
+        return None
+    if not principal.has(*REVEAL_ID_ROLES):
+        raise Forbidden("只有受理中心调度员可因法定用途查看完整身份证号",
+                        "only a dispatcher may reveal an ID number, for a purpose the policy names")
+    if purpose not in ID_PURPOSES:
+        raise invalid("purpose", "查看完整身份证号须说明用途：" + "、".join(ID_PURPOSES),
+                      "revealing an ID number needs a purpose: " + ", ".join(ID_PURPOSES), "purpose_required",
+                      loc=["query", "purpose"])
+    return purpose
+
+
+def case_view(principal: Principal, links: Links, *, reveal: str | None = None) -> View:
+    """The view of one case's parties for ``principal`` (``reveal``: a checked ID purpose)."""
+    if principal.has(DISPATCHER):
+        return View(contact=True, id_number=reveal is not None, purpose=reveal or PURPOSE_DISPATCH,
+                    role=DISPATCHER)
+    dept_role = next((r for r in DEPARTMENT_ROLES if principal.has(r)), None)
+    if dept_role and principal.department and principal.department in links.departments:
+        return View(contact=True, purpose=PURPOSE_ORDER, role=dept_role)
+    if principal.has(MEDIATOR) and principal.mediator_id and principal.mediator_id in links.mediators:
+        return View(contact=True, purpose=PURPOSE_MEDIATION, role=MEDIATOR)
+    return MASKED
+
+
+def echo_view(principal: Principal) -> View:
+    """The answer to a create: the caller's own input, contact data as entered only where the
+    caller's role reads it anyway (the dispatcher); the ID number masked. Not a read: not audited."""
+    return View(contact=principal.has(DISPATCHER))
+
+
+def shape_parties(parties: list[dict], view: View) -> list[dict]:
+    return pii.parties_view(parties, contact=view.contact, id_number=view.id_number)
+
+
+def unmasked_fields(parties: list[dict], view: View) -> list[str]:
+    """The party fields shown in full (only those some party has): what the audit row records."""
+    fields = []
+    if view.contact:
+        fields += [f"parties.{f}" for f in CONTACT_FIELDS if any(p.get(f) for p in parties)]
+    if view.id_number and any(p.get("id_card") for p in parties):
+        fields.append("parties.id_card")
+    return fields
+
+
+def audit_row(principal: Principal, *, action: str, object_type: str, object_id: str, case: dict | None,
+              fields: list[str], purpose: str | None, role: str | None, ctx: AccessContext, at: datetime) -> dict:
+    return {
+        "at": at, "actor_id": principal.sub, "actor_kind": principal.kind, "actor_name": principal.name,
+        "role": role or principal.role, "department": principal.department, "action": action,
+        "object_type": object_type, "object_id": object_id, "case_id": case["id"] if case else None,
+        "case_no": case["case_no"] if case else None, "fields": fields, "purpose": purpose,
+        "request_id": ctx.request_id, "client_address": ctx.client_address,
+    }
+
+
+def case_read(principal: Principal, case: dict, links: Links, *, action: str, ctx: AccessContext, at: datetime,
+              reveal: str | None = None) -> tuple[dict, dict | None]:
+    """One case as ``principal`` may see it (parties shaped), and its audit row (None: nothing in full)."""
+    view = case_view(principal, links, reveal=reveal)
+    shown = {**case, "parties": shape_parties(case.get("parties") or [], view)}
+    fields = unmasked_fields(case.get("parties") or [], view)
+    if not fields:
+        return shown, None
+    return shown, audit_row(principal, action=action, object_type="case", object_id=case["id"], case=case,
+                            fields=fields, purpose=view.purpose, role=view.role, ctx=ctx, at=at)
