@@ -8,7 +8,11 @@ import json
 import subprocess
 import sys
 
+import httpx
+from asgi_lifespan import LifespanManager
+from fengqiao_mediation.config import Settings
 from fengqiao_mediation.domain import records, seals
+from fengqiao_mediation.main import create_app
 from mediation_testkit import PNG, admin, mediator_h, open_case, party_h, seal
 from sqlalchemy import text
 
@@ -144,3 +148,39 @@ async def test_public_seal_routes_refuse_a_bad_day(stack):
     assert r.status_code == 200 and body["statement"]["heads"] == [] and body["statement"]["final"] is True
     keys = seals.PublishedKeys.from_entries((await stack.client.get(f"{API}/seal-keys")).json()["keys"])
     assert keys.check(body["statement"], body["key_id"], body["signature"]) is None
+
+
+async def test_demo_data_lets_the_demo_party_sign_its_own_record(service_settings):
+    """make run's demo data: the gateway's demo login ``party`` (P001) finds a mediation awaiting its signature,
+    the demo mediator (M001) cannot sign for P002, P002 signs with the code sent to its phone, the record seals."""
+    settings = await service_settings(Settings, "mediation", suffix="demotrust", demo_data=True, run_relay=False,
+                                      run_consumers=False)
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=60), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://m") as c:
+        r = await c.get(f"{API}/my/mediations", headers=party_h("P001"))
+        assert [m["id"] for m in r.json()] == ["DEMO-MED-0001"], r.text
+        view = (await c.get(f"{API}/mediations/DEMO-MED-0001", headers=party_h("P001"))).json()
+        [s] = view["sessions"]
+        assert s["pending_signers"] == ["mediator:M001", "party:P001", "party:P002"]
+        sig = f"{API}/sessions/{s['id']}/signatures"
+        r = await c.post(sig, headers=party_h("P001"), json={"signer": "party", "party_id": "P001", "method": "image",
+                                                             "image_base64": PNG})
+        assert r.status_code == 201 and r.json()["signatures"][0]["channel"] == "login"
+        r = await c.post(sig, headers=mediator_h("M001"), json={"signer": "party", "party_id": "P002",
+                                                                "method": "image", "image_base64": PNG})
+        assert r.status_code == 403 and r.json()["error"] == "not_own_channel"
+        r = await c.post(f"{API}/sessions/{s['id']}/otp", headers=mediator_h("M001"), json={"party_id": "P002"})
+        assert r.status_code == 201, r.text
+        sms = app.state.runtime.deps.sms.sent[-1]
+        assert sms.phone == "13800138002"
+        r = await c.post(sig, json={"signer": "party", "party_id": "P002", "method": "otp",
+                                    "code": sms.text.split("验证码 ")[1][:6]})
+        assert r.status_code == 201 and r.json()["status"] == "open"
+        r = await c.post(sig, headers=mediator_h("M001"), json={"signer": "mediator", "method": "image",
+                                                                "image_base64": PNG})
+        assert r.status_code == 201 and r.json()["status"] == "sealed" and r.json()["sealed_now"]
+        r = await c.get(f"{API}/mediations/DEMO-MED-0001/records/verify", headers=party_h("P002"))
+        assert r.json()["valid"] is True
+    async with LifespanManager(create_app(settings), startup_timeout=60):  # seeding again changes nothing
+        pass
