@@ -140,3 +140,17 @@ def test_case_no_geo_open311_status():
     assert set(FMS_STATUS) == set(st.STATUSES)
     xml = to_xml("services", "service", [{"service_code": "x", "metadata": True, "group": None}])
     assert b"<services><service><service_code>x</service_code><metadata>true</metadata><group /></service>" in xml
+
+
+def test_production_refuses_to_start_without_a_requester_key():
+    import pytest
+    from fengqiao_intake.config import DEV_REQUESTER_KEY, Settings
+
+    secret = "s" * 40
+    for bad in ("", DEV_REQUESTER_KEY, "short"):
+        with pytest.raises(ValueError, match="INTAKE_REQUESTER_KEY"):
+            Settings(environment="production", internal_token_secret=secret, requester_key=bad)
+    ok = Settings(environment="production", internal_token_secret=secret, requester_key="k" * 32)
+    assert ok.requester_key_bytes == b"k" * 32 and "k" * 32 not in repr(ok)
+    assert Settings(environment="development").requester_key_bytes == DEV_REQUESTER_KEY.encode()
+    assert Settings().open311_public_feed is True

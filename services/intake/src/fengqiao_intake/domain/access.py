@@ -91,6 +91,11 @@ def case_view(principal: Principal, links: Links, *, reveal: str | None = None) 
     return MASKED
 
 
+def needs_links(principal: Principal) -> bool:
+    """Whether the view depends on a case's links (departments, mediators): only for those roles."""
+    return principal.has(*DEPARTMENT_ROLES, MEDIATOR) and not principal.has(DISPATCHER)
+
+
 def echo_view(principal: Principal) -> View:
     """The answer to a create: the caller's own input, contact data as entered only where the
     caller's role reads it anyway (the dispatcher); the ID number masked. Not a read: not audited."""
