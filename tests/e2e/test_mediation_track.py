@@ -4,7 +4,11 @@ parties and the mediator -> agreement -> court application -> the court simulato
 callback -> mediation.confirmed -> intake's timeline shows the judicial confirmation and dispatch
 closes the case."""
 
+import asyncio
 import base64
+import json
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -96,3 +100,54 @@ async def test_dispute_to_judicial_confirmation_reaches_intake(stack):
             return body if body.get("status") == "closed" and "mediation.confirmed" in kinds else None
 
         await eventually(intake_knows, timeout=30)
+
+
+async def test_the_demo_party_signs_its_own_record_through_the_gateway(stack, tmp_path):
+    """Issue 15 through the gateway of the whole system: the demo login ``party`` (P001) finds the demo mediation
+    awaiting its signature and signs it; the demo mediator's attempt to sign for a party is refused; the other
+    party (P002) signs with the code sent to its phone, without any login; the record seals only then, and the
+    exported bundle passes the offline verifier against the published key - and fails once rewritten."""
+    api = Api(stack)
+    base = f"{api.base}/api/v1/mediation"
+    async with httpx.AsyncClient(timeout=30) as c:
+        party, mediator, admin = (await api.login(c, "party"), await api.login(c, "mediator"),
+                                  await api.login(c, "admin"))
+        r = await c.get(f"{base}/my/mediations", headers=party)
+        assert r.status_code == 200 and "DEMO-MED-0001" in [m["id"] for m in r.json()], r.text
+        [s] = (await c.get(f"{base}/mediations/DEMO-MED-0001", headers=party)).json()["sessions"]
+        assert s["status"] == "open" and "party:P001" in s["pending_signers"]
+        sig = f"{base}/sessions/{s['id']}/signatures"
+        r = await c.post(sig, headers=mediator, json={"signer": "party", "party_id": "P001", "method": "image",
+                                                      "image_base64": PNG})
+        assert r.status_code == 403 and r.json()["error"] == "not_own_channel"  # the mediator cannot sign for P001
+        r = await c.post(sig, headers=party, json={"signer": "party", "party_id": "P001", "method": "image",
+                                                   "image_base64": PNG})
+        assert r.status_code == 201 and r.json()["status"] == "open", r.text
+        r = await c.post(f"{base}/sessions/{s['id']}/otp", headers=mediator, json={"party_id": "P002"})
+        assert r.status_code == 201, r.text
+        texts = (await c.get(f"{base}/dev/sms", params={"phone": "13800138002"}, headers=admin)).json()
+        code = texts[-1]["text"].split("验证码 ")[1][:6]
+        otp = {"signer": "party", "party_id": "P002", "method": "otp", "code": code}
+        r = await c.post(sig, headers=mediator, json=otp)
+        assert r.status_code == 403 and r.json()["error"] == "not_own_channel"
+        r = await c.post(sig, json=otp)  # P002 on its own phone: no login, the code is the credential
+        assert r.status_code == 201 and r.json()["status"] == "open", r.text
+        r = await c.post(sig, headers=mediator, json={"signer": "mediator", "method": "image", "image_base64": PNG})
+        assert r.status_code == 201 and r.json()["status"] == "sealed", r.text
+        assert {g["channel"] for g in r.json()["signatures"]} == {"login", "otp"}
+
+        keys = await c.get(f"{base}/seal-keys")  # published: no identity needed
+        assert keys.status_code == 200, keys.text
+        (tmp_path / "keys.json").write_text(keys.text)
+        bundle = await c.get(f"{base}/mediations/DEMO-MED-0001/records/bundle", headers=party)
+        assert bundle.status_code == 200, bundle.text
+        (tmp_path / "bundle.json").write_text(bundle.text)
+        cli = [sys.executable, "-m", "fengqiao_mediation.verify", str(tmp_path / "bundle.json"),
+               "--keys", str(tmp_path / "keys.json")]
+        p = await asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        forged = bundle.json()
+        forged["records"][0]["content"]["record"]["points_agreed"] = ["另付十万元"]
+        (tmp_path / "bundle.json").write_text(json.dumps(forged, ensure_ascii=False))
+        p = await asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1 and "NOT VALID" in p.stdout
