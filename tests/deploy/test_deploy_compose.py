@@ -18,8 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SERVICES = {"intake": 8001, "dispatch": 8002, "mediation": 8003, "analytics": 8004, "gateway": 8000}
+KAFKA_SECRETS = ("FQ_KAFKA_ADMIN_PASSWORD", *(f"FQ_KAFKA_PASSWORD_{s.upper()}" for s in SERVICES))
 REQUIRED_SECRETS = ("FQ_INTERNAL_TOKEN_SECRET", "POSTGRES_PASSWORD", "GATEWAY_TOKEN_SECRET",
-                    "MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET")
+                    "MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET", *KAFKA_SECRETS)
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -94,6 +95,47 @@ def test_kafka_is_apache_kafka_in_kraft_mode(doc):
     assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false", "topics come from the kafka-topics job"
     assert not any("zookeeper" in name for name in doc["services"])
     assert "kafka-broker-api-versions" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_kafka_authenticates_with_scram_and_authorises_by_acl(doc, raw):
+    """SASL_PLAINTEXT/SCRAM-SHA-512 for every client, the standard authorizer denying what no ACL allows, and
+    the users and ACLs from the same access plan as the Kubernetes KafkaUsers (deploy/compose/kafka/users.sh)."""
+    from fengqiao_events.access import password_variable, render_compose_script
+    from fengqiao_events.topics_cli import COMPOSE_USERS_PATH, department_codes
+
+    kafka = doc["services"]["kafka"]
+    env = kafka["environment"]
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in env["KAFKA_LISTENERS"].split(","):
+        name, _, address = listener.partition("://")
+        if name == "CONTROLLER":
+            assert address.startswith("127.0.0.1:"), "the unauthenticated controller listener stays inside"
+        else:
+            assert protocols[name] == "SASL_PLAINTEXT", listener
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "SASL_PLAINTEXT://kafka:9092"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert str(env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"]).lower() == "false"
+    assert "--command-config" in " ".join(kafka["healthcheck"]["test"])
+    assert COMPOSE_USERS_PATH.read_text(encoding="utf-8") == render_compose_script(department_codes()), (
+        "deploy/compose/kafka/users.sh is stale: run `make asyncapi`")
+    users = doc["services"]["kafka-users"]
+    assert users["restart"] == "no" and users["image"] == kafka["image"]
+    assert users["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name in SERVICES:
+        svc = doc["services"][name]
+        assert svc["depends_on"]["kafka-users"]["condition"] == "service_completed_successfully"
+        e = svc["environment"]
+        assert e["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT" and e["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert e["KAFKA_SASL_USERNAME"] == f"fengqiao-{name}"
+        variable = password_variable(e["KAFKA_SASL_USERNAME"])
+        assert raw["services"][name]["environment"]["KAFKA_SASL_PASSWORD"].startswith("${" + variable + ":?")
+        assert raw["services"]["kafka-users"]["environment"][variable].startswith("${" + variable + ":?")
+    for code in department_codes():  # optional: a department's user exists once its password is given
+        variable = password_variable(f"dept-{code.lower()}")
+        assert raw["services"]["kafka-users"]["environment"][variable] == "${" + variable + ":-}"
+    topics = doc["services"]["kafka-topics"]["environment"]
+    assert topics["KAFKA_SASL_USERNAME"] == "admin" and topics["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
 
 
 def test_postgres_has_one_database_per_service(doc):

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from deploy_k8s_render import K8S, OVERLAYS, ROOT, SERVICES, by_name, of_kind, render
 from fengqiao_events import all_specs
-from fengqiao_events.topics_cli import DLQ_RETENTION_MS
+from fengqiao_events.registry import department_topic
+from fengqiao_events.topics_cli import DEPARTMENT_RETENTION_MS, DLQ_RETENTION_MS, department_codes
 
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 CRD_GROUPS = {"kafka.strimzi.io", "monitoring.coreos.com"}
@@ -73,7 +74,8 @@ def test_only_known_custom_resources():
 def test_kafka_topics_cover_every_registered_topic_and_dlq(overlay):
     topics = of_kind(render(f"overlays/{overlay}"), "KafkaTopic")
     names = {t["spec"]["topicName"] for t in topics}
-    assert names == {s.topic for s in all_specs()} | {s.dlq_topic for s in all_specs()}
+    departments = {department_topic(c) for c in department_codes()}
+    assert names == {s.topic for s in all_specs()} | {s.dlq_topic for s in all_specs()} | departments
     for t in topics:
         assert t["apiVersion"] == "kafka.strimzi.io/v1beta2"
         assert DNS_SUBDOMAIN.match(t["metadata"]["name"]), t["metadata"]["name"]
@@ -85,6 +87,9 @@ def test_kafka_topics_cover_every_registered_topic_and_dlq(overlay):
         assert cfg["min.insync.replicas"] <= spec["replicas"]
         if spec["topicName"].endswith(".dlq"):
             assert spec["partitions"] == 1 and cfg["retention.ms"] == DLQ_RETENTION_MS
+        elif spec["topicName"] in departments:
+            assert cfg["retention.ms"] == DEPARTMENT_RETENTION_MS, "personal data kept no longer than needed"
+            assert t["metadata"]["labels"]["fengqiao.cn/topic-kind"] == "department"
         else:
             assert cfg["retention.ms"] == -1, "analytics rebuilds by replaying the topics"
 

@@ -13,6 +13,8 @@ from fengqiao_common import migrate_cli
 from fengqiao_devstack.broker import TansuBroker
 from fengqiao_devstack.postgres import free_port
 from fengqiao_events import all_specs, topics_cli
+from fengqiao_events.registry import department_topic
+from fengqiao_events.topics_cli import department_codes
 from sqlalchemy.engine import make_url
 
 
@@ -74,7 +76,8 @@ async def test_topics_cli_creates_every_topic_and_dlq_once(fresh_broker):
             "--partitions", "4", "--replication", "1", "--min-insync", "1", "--wait", "20")
     first = await asyncio.to_thread(_run, *args)
     assert first.returncode == 0, first.stderr
-    wanted = {s.topic for s in all_specs()} | {s.dlq_topic for s in all_specs()}
+    departments = {department_topic(c) for c in department_codes()}  # each department's order topic
+    wanted = {s.topic for s in all_specs()} | {s.dlq_topic for s in all_specs()} | departments
     assert f"created {len(wanted)} topic(s)" in first.stdout
     admin = AIOKafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
     await admin.start()
@@ -86,6 +89,8 @@ async def test_topics_cli_creates_every_topic_and_dlq_once(fresh_broker):
     for spec in all_specs():
         assert partitions[spec.topic] == (spec.partitions or 4), spec.topic
         assert partitions[spec.dlq_topic] == 1, spec.dlq_topic
+    for t in departments:
+        assert partitions[t] == 4, t
     second = await asyncio.to_thread(topics_cli.main, list(args[1:]))
     assert second == 0
 

@@ -4,20 +4,23 @@ cases in the consumer's unit of work, and the timer loop fires due timers and se
 
 import asyncio
 import contextlib
+import inspect
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
 from dispatch_fakes import FakeDispatchUoW, J, env_of, grid_event
-from fengqiao_dispatch.cli import order_topics
+from fengqiao_dispatch.cli import listen, order_topics, security_of
 from fengqiao_dispatch.config import Settings
 from fengqiao_dispatch.consumers import IGNORES, consumer_specs
 from fengqiao_dispatch.timer_loop import refresh_gauges, timer_loop
 from fengqiao_dispatch.usecases import routing
 from fengqiao_dispatch.usecases.rules import seed_demo_rules
+from fengqiao_events.kafka import KafkaSecurity
 from fengqiao_events.payloads.case import CaseMerged
 from fengqiao_events.payloads.common import Actor
 from fengqiao_events.payloads.order import OrderCancelled, OrderDispatched
-from fengqiao_events.registry import all_specs, spec_for_topic, specs_of_owner
+from fengqiao_events.registry import all_specs, department_topic, spec_for_topic, specs_of_owner
 from prometheus_client import REGISTRY
 
 
@@ -32,7 +35,7 @@ def test_every_topic_of_a_followed_owner_is_handled_or_ignored():
     assert spec.ignores == IGNORES and IGNORES <= {s.topic for s in all_specs()}
 
 
-def test_the_department_listener_reads_every_order_topic_of_the_registry():
+def test_every_order_topic_of_the_registry_reaches_the_department_topic_the_listener_reads():
     topics = order_topics()
     assert set(topics) == {
         "order.dispatched", "order.signed", "department.checked-in", "order.progressed", "order.resolved",
@@ -41,6 +44,20 @@ def test_the_department_listener_reads_every_order_topic_of_the_registry():
     for t in topics:  # each carries the department header the listener filters on
         s = spec_for_topic(t)
         assert s.owner == "dispatch" and "department" in s.extensions and s.order_field == "order_id"
+        assert s.per_department  # the outbox also writes it to dept.<code>.orders
+    defaults = inspect.signature(listen).parameters
+    assert defaults["topics"].default is None and defaults["security"].default == KafkaSecurity()
+    assert department_topic("RSS") == "dept.rss.orders"
+
+
+def test_the_department_listener_takes_sasl_scram_credentials():
+    assert security_of(None, None, None, None).client_kwargs() == {}  # the embedded broker: plaintext
+    sec = security_of(None, None, "dept-rss", "pw")
+    assert sec.client_kwargs() == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+                                   "sasl_plain_username": "dept-rss", "sasl_plain_password": "pw"}
+    assert security_of("SASL_SSL", "SCRAM-SHA-512", "dept-rss", "pw").client_kwargs()["security_protocol"] == "SASL_SSL"
+    with pytest.raises(ValueError):
+        security_of("SASL_PLAINTEXT", None, "dept-rss", None)
 
 
 class _Deps:

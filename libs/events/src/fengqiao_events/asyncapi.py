@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from .envelope import SPECVERSION
-from .registry import all_specs
+from .registry import DEPT_TOPIC_PREFIX, DEPT_TOPIC_SUFFIX, all_specs
 
 DOC_PATH = Path(__file__).resolve().parents[4] / "docs" / "asyncapi.yaml"
 
@@ -25,7 +25,8 @@ def ce_headers_schema(extensions: tuple[str, ...]) -> dict:
     props = {
         "ce_specversion": {"type": "string", "const": SPECVERSION},
         "ce_id": {"type": "string", "description": "event id (consumers deduplicate on it)"},
-        "ce_source": {"type": "string", "description": "/fengqiao/<service>"},
+        "ce_source": {"type": "string", "description": "/fengqiao/<owner of the topic>; consumers dead-letter "
+                      "any other source"},
         "ce_type": {"type": "string", "description": "cn.fengqiao.<topic>"},
         "ce_time": {"type": "string", "format": "date-time"},
         "ce_subject": {"type": "string", "description": "aggregate id; equals the message key"},
@@ -68,9 +69,11 @@ def build() -> dict:
             "x-cloudevents-type": spec.type,
             "x-schema-version": spec.version,
         }
+        private = (f" Without {', '.join(spec.private)}: they travel only on the department's topic."
+                   if spec.private else "")
         channels[name] = {
             "address": spec.topic,
-            "description": f"{spec.description} Dead letters go to {spec.dlq_topic}.",
+            "description": f"{spec.description} Dead letters go to {spec.dlq_topic}.{private}",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
             "bindings": {"kafka": {"topic": spec.topic, "bindingVersion": "0.5.0"}},
             "x-owner": spec.owner,
@@ -88,6 +91,29 @@ def build() -> dict:
             "summary": "consumers commit offsets after processing and deduplicate on ce_id",
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         }
+    dept = [s for s in all_specs() if s.per_department]
+    refs = {_name(s.topic): {"$ref": f"#/components/messages/{_name(s.topic)}"} for s in dept}
+    channels["DepartmentOrders"] = {
+        "address": DEPT_TOPIC_PREFIX + "{code}" + DEPT_TOPIC_SUFFIX,
+        "description": "Every order event of one department's orders, with every field (also those the core "
+        "topics leave out). Only that department's Kafka principal may read it (and dispatch write it); kept "
+        "30 days. Same CloudEvents headers as the core topic (ce_type names the event, ce_department the "
+        "department), keyed by case id.",
+        "parameters": {"code": {"description": "the department code in lower case, e.g. rss"}},
+        "messages": refs,
+        "x-owner": dept[0].owner if dept else "dispatch",
+        "x-key": "case_id",
+    }
+    operations["publishDepartmentOrders"] = {
+        "action": "send", "channel": {"$ref": "#/channels/DepartmentOrders"},
+        "summary": "dispatch publishes each order event to the order's department topic too (same outbox row pair)",
+        "messages": [{"$ref": f"#/channels/DepartmentOrders/messages/{n}"} for n in refs],
+    }
+    operations["consumeDepartmentOrders"] = {
+        "action": "receive", "channel": {"$ref": "#/channels/DepartmentOrders"},
+        "summary": "a department (fengqiao dept listen, or its own Kafka client) reads its topic only",
+        "messages": [{"$ref": f"#/channels/DepartmentOrders/messages/{n}"} for n in refs],
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -98,11 +124,18 @@ def build() -> dict:
         },
         "defaultContentType": "application/json",
         "servers": {
-            "local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make run's embedded broker"},
+            "local": {"host": "127.0.0.1:9092", "protocol": "kafka",
+                      "description": "make run's embedded broker (plaintext, no ACLs)"},
+            "cluster": {"host": "fengqiao-kafka-bootstrap.kafka.svc:9092", "protocol": "kafka",
+                        "description": "Kubernetes / docker compose: SASL/SCRAM-SHA-512, ACLs per service and per "
+                        "department", "security": [{"$ref": "#/components/securitySchemes/scramSha512"}]},
         },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
+        "components": {"messages": messages, "schemas": dict(sorted(schemas.items())),
+                       "securitySchemes": {"scramSha512": {"type": "scramSha512",
+                                                           "description": "one Kafka user per service and "
+                                                           "per department"}}},
     }
 
 

@@ -9,6 +9,12 @@ handler, so effects and the processed mark commit together. Offsets are committe
 transaction. A handler failure is retried ``max_attempts`` times with backoff; a message that
 still fails, or cannot be decoded, goes to ``<topic>.dlq`` with the error and origin in headers,
 and the partition moves on.
+
+Authenticity: with ``trusted_sources`` (the services' consumers get the registry's
+:func:`~fengqiao_events.registry.trusted_sources`: a topic's owner) an event whose ``ce_source`` is not
+trusted for its topic is never applied: it goes to the dead-letter topic with ``dlq_reason:
+untrusted-source`` and is not marked processed (a forged id cannot shadow the real event). Without it
+(``None``) any source is accepted: for tools whose writer and reader are one program (devstack's eventlab).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import hooks
 from .envelope import DecodeError, Envelope
-from .kafka import ProducerHolder, consumer_config
+from .kafka import KafkaSecurity, ProducerHolder, consumer_config
 from .metrics import CONSUMER_LAG, DLQ_MESSAGES, EVENTS_CONSUMED, HANDLE_SECONDS
 from .registry import DLQ_SUFFIX, spec_for_topic
 from .schema import processed_t
@@ -95,6 +101,13 @@ class PermanentError(Exception):
     """Raise from a handler for a message that can never succeed: it goes to the DLQ at once."""
 
 
+class UntrustedSource(Exception):
+    """An event whose ``ce_source`` is not the owner of its topic (nor a trusted system source)."""
+
+    def __init__(self, topic: str, source: str, trusted: frozenset[str]):
+        super().__init__(f"ce_source {source!r} may not publish {topic} (trusted: {', '.join(sorted(trusted))})")
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -109,6 +122,8 @@ class EventConsumer:
         batch_size: int = 500,
         poll_timeout_ms: int = 200,
         batch_handler: BatchHandler | None = None,
+        security: KafkaSecurity | None = None,
+        trusted_sources: Callable[[str], frozenset[str]] | None = None,
     ):
         self.name = name
         self.bootstrap = bootstrap
@@ -120,6 +135,8 @@ class EventConsumer:
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
         self.batch_handler = batch_handler
+        self.security = security or getattr(producer, "security", None)  # the process's credentials by default
+        self.trusted = {t: frozenset(trusted_sources(t)) for t in self.handlers} if trusted_sources else None
         self._stopping = False
         self._consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned
@@ -136,7 +153,8 @@ class EventConsumer:
         backoff = 0.5
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                *self.topics, **consumer_config(self.bootstrap, self.name, f"{self.name}-consumer", self.batch_size)
+                *self.topics, **consumer_config(self.bootstrap, self.name, f"{self.name}-consumer", self.batch_size,
+                                              self.security)
             )
             try:
                 await consumer.start()
@@ -227,6 +245,8 @@ class EventConsumer:
                 payload = spec_for_topic(msg.topic).payload.model_validate(env.data)
             except (DecodeError, ValidationError, KeyError):
                 return False, None
+            if self._untrusted(msg.topic, env) is not None:
+                return False, None  # the slow path dead-letters it
             items.append((msg, env, payload, handler))
         if not items:
             return True, None
@@ -282,11 +302,21 @@ class EventConsumer:
             env = Envelope.from_kafka(msg.headers, msg.value)
             payload = spec_for_topic(topic).payload.model_validate(env.data)
         except (DecodeError, ValidationError, KeyError) as exc:
-            await self._dead_letter(msg, exc, 0)
+            await self._dead_letter(msg, exc, 0, reason="undecodable")
             EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
+            return
+        untrusted = self._untrusted(topic, env)
+        if untrusted is not None:
+            await self._dead_letter(msg, untrusted, 0, reason="untrusted-source")
+            EVENTS_CONSUMED.labels(self.name, topic, "untrusted").inc()
             return
         with hooks.around_handler(self.name, topic, msg.headers, env.id):
             await self._handle(session, msg, env, payload, first_attempt=2 if env.id == tried else 1)
+
+    def _untrusted(self, topic: str, env: Envelope) -> UntrustedSource | None:
+        if self.trusted is None or env.source in self.trusted.get(topic, ()):
+            return None
+        return UntrustedSource(topic, env.source, self.trusted.get(topic, frozenset()))
 
     async def _handle(self, session: AsyncSession, msg, env: Envelope, payload, first_attempt: int = 1) -> None:
         topic = msg.topic
@@ -319,8 +349,10 @@ class EventConsumer:
             await self._mark(session, env.id)
         EVENTS_CONSUMED.labels(self.name, topic, "dlq").inc()
 
-    async def _dead_letter(self, msg, error: BaseException | None, attempts: int) -> None:
-        headers = [*list(msg.headers or ()), ("dlq_error", repr(error)[:2000].encode()), ("dlq_origin_topic", msg.topic.encode()), ("dlq_origin_partition", str(msg.partition).encode()), ("dlq_origin_offset", str(msg.offset).encode()), ("dlq_consumer", self.name.encode()), ("dlq_attempts", str(attempts).encode()), ("dlq_at", datetime.now(UTC).isoformat().encode())]
+    async def _dead_letter(self, msg, error: BaseException | None, attempts: int,
+                           reason: str = "handler-failed") -> None:
+        headers = [*list(msg.headers or ()), ("dlq_error", repr(error)[:2000].encode()),
+                   ("dlq_reason", reason.encode()), ("dlq_origin_topic", msg.topic.encode()), ("dlq_origin_partition", str(msg.partition).encode()), ("dlq_origin_offset", str(msg.offset).encode()), ("dlq_consumer", self.name.encode()), ("dlq_attempts", str(attempts).encode()), ("dlq_at", datetime.now(UTC).isoformat().encode())]
         producer = await self.producer.get()
         await producer.send_and_wait(msg.topic + DLQ_SUFFIX, value=msg.value, key=msg.key, headers=headers)
         DLQ_MESSAGES.labels(self.name, msg.topic).inc()

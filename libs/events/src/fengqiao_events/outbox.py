@@ -10,6 +10,11 @@ row is never published by two relays at once, and rows of one key are published 
 
 Published rows are kept ``retention_days`` (``<SERVICE>_OUTBOX_RETENTION_DAYS``) before the relay deletes
 them: :mod:`.replay` can publish them again after a broker lost events (``fengqiao-ops replay --since``).
+
+An order event (its spec is ``per_department``) is two rows of one event, in one lane, next to each other:
+the core topic's record without the spec's private fields, and the department topic's
+``dept.<code>.orders`` record with the whole data (same ``ce_id`` and headers; the second row's
+``event_id`` column is ``<ce_id>@<topic>``, the column being unique).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from . import hooks
 from .envelope import Envelope, new_envelope
 from .kafka import ProducerHolder
 from .metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_LANES, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
-from .registry import spec_for_topic
+from .registry import department_topic, spec_for_topic
 from .schema import NOTIFY_CHANNEL, outbox_t
 
 LANES = 16
@@ -47,15 +52,23 @@ def lane_of(key: str) -> int:
 
 
 def outbox_row(env: Envelope) -> dict:
+    """The core topic's row of an event (without the spec's private fields)."""
+    return outbox_rows(env)[0]
+
+
+def outbox_rows(env: Envelope) -> list[dict]:
+    """The rows of one event: its topic's, and for an order event its department topic's."""
     spec = spec_for_topic(env.topic)
-    return {
-        "event_id": env.id,
-        "topic": spec.topic,
-        "key": env.subject,
-        "lane": lane_of(env.subject or env.id),
-        "headers": [[k, v.decode()] for k, v in hooks.apply_outgoing(env.kafka_headers())],
-        "value": env.kafka_value(),
-    }
+    headers = [[k, v.decode()] for k, v in hooks.apply_outgoing(env.kafka_headers())]
+    public = spec.public_data(env.data)
+    value = env.kafka_value() if public is env.data else env.model_copy(update={"data": public}).kafka_value()
+    row = {"event_id": env.id, "topic": spec.topic, "key": env.subject, "lane": lane_of(env.subject or env.id),
+           "headers": headers, "value": value}
+    department = env.extensions.get("department") if spec.per_department else None
+    if not department:
+        return [row]
+    topic = department_topic(department)
+    return [row, {**row, "event_id": f"{env.id}@{topic}", "topic": topic, "value": env.kafka_value()}]
 
 
 class Outbox:
@@ -80,7 +93,7 @@ class Outbox:
         return envs
 
     async def add_envelopes(self, session: AsyncSession, envs: Iterable[Envelope]) -> None:
-        rows = [outbox_row(e) for e in envs]
+        rows = [r for e in envs for r in outbox_rows(e)]
         if rows:
             await session.execute(insert(outbox_t), rows)
 

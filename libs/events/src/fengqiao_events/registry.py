@@ -3,6 +3,12 @@
 Every topic is named ``<entity>.<past-tense-verb>``; its CloudEvents type is ``cn.fengqiao.<topic>``;
 each has a dead-letter topic ``<topic>.dlq``. Payload modules register their events by calling
 :func:`register` at import; :func:`all_specs` imports them all.
+
+Order events (a ``department`` extension) are also delivered to their department's own topic
+``dept.<code>.orders`` (:func:`department_topic`), the only one a department's Kafka principal may read;
+fields a spec names ``private`` (free text, address, coordinates) travel only there, never on the core
+topic every service reads. A topic's events come from its owner: consumers accept only ``ce_source``
+:func:`source_of` the owner (:func:`trusted_sources`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,12 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 DLQ_SUFFIX = ".dlq"
+SOURCE_PREFIX = "/fengqiao/"
+DEPT_TOPIC_PREFIX = "dept."
+DEPT_TOPIC_SUFFIX = ".orders"
+# Sources accepted on every topic besides the owner's. None today: replays (fengqiao-ops replay, topics_cli
+# replay-dlq) publish the original records again, with their owner's ce_source.
+SYSTEM_SOURCES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,7 @@ class EventSpec:
     extensions: tuple[str, ...] = field(default=())  # payload fields copied to ce_<name> headers
     label_zh: str = ""  # what a person sees for this event (timeline, ticker, console)
     label_en: str = ""
+    private: tuple[str, ...] = field(default=())  # payload fields sent only on the department's topic
 
     def _field(self, name: str) -> str | None:
         return name if name in self.payload.model_fields else None
@@ -43,6 +56,19 @@ class EventSpec:
     @property
     def mediation_field(self) -> str | None:
         return self._field("mediation_id")
+
+    @property
+    def per_department(self) -> bool:
+        """Delivered to the department's own topic too (order events: a ``department`` extension)."""
+        return "department" in self.extensions
+
+    @property
+    def source(self) -> str:
+        return source_of(self.owner)
+
+    def public_data(self, data: dict) -> dict:
+        """The data as the core topic carries it: without the private fields."""
+        return {k: v for k, v in data.items() if k not in self.private} if self.private else data
 
     @property
     def label(self) -> str:
@@ -88,6 +114,7 @@ def register(
     extensions: tuple[str, ...] = (),
     label_zh: str = "",
     label_en: str = "",
+    private: tuple[str, ...] = (),
 ) -> Callable[[type[BaseModel]], type[BaseModel]]:
     """Class decorator that registers a payload model for ``topic``."""
 
@@ -98,7 +125,13 @@ def register(
             raise ValueError(f"{model.__name__} has no key field {key}")
         if not (label_zh and label_en):
             raise ValueError(f"{topic}: an event type needs a Chinese and an English label")
-        spec = EventSpec(topic, model, key, owner, description, version, partitions, extensions, label_zh, label_en)
+        for name in private:
+            if name not in model.model_fields or model.model_fields[name].is_required():
+                raise ValueError(f"{topic}: private field {name} must be an optional payload field")
+        if private and "department" not in extensions:
+            raise ValueError(f"{topic}: private fields need a department topic to travel on")
+        spec = EventSpec(topic, model, key, owner, description, version, partitions, extensions, label_zh, label_en,
+                         private)
         _BY_TOPIC[topic] = spec
         _BY_MODEL[model] = spec
         return model
@@ -146,3 +179,40 @@ def all_topics(include_dlq: bool = True) -> list[str]:
     if include_dlq:
         topics += [t + DLQ_SUFFIX for t in topics]
     return sorted(topics)
+
+
+def source_of(owner: str) -> str:
+    """The CloudEvents ``source`` of a service's events."""
+    return SOURCE_PREFIX + owner
+
+
+def department_topic(code: str) -> str:
+    """The topic of one department's order events (all types): ``dept.<code, lower case>.orders``."""
+    if not code or not all(c.isalnum() or c in "-_" for c in code):
+        raise ValueError(f"not a department code: {code!r}")
+    return f"{DEPT_TOPIC_PREFIX}{code.lower()}{DEPT_TOPIC_SUFFIX}"
+
+
+def is_department_topic(topic: str) -> bool:
+    return topic.startswith(DEPT_TOPIC_PREFIX) and topic.endswith(DEPT_TOPIC_SUFFIX)
+
+
+def department_topic_owner() -> str:
+    """Who writes the department topics: the owner of the order events."""
+    owners = {s.owner for s in all_specs() if s.per_department}
+    if len(owners) != 1:
+        raise RuntimeError(f"order events must have one owner, found {sorted(owners)}")
+    return owners.pop()
+
+
+def owner_of_topic(topic: str) -> str:
+    """The service that writes ``topic`` (an event topic, its dead-letter topic or a department topic)."""
+    base = topic.removesuffix(DLQ_SUFFIX)
+    if is_department_topic(base):
+        return department_topic_owner()
+    return spec_for_topic(base).owner
+
+
+def trusted_sources(topic: str) -> frozenset[str]:
+    """The ``ce_source`` values a consumer of ``topic`` accepts: its owner's (plus :data:`SYSTEM_SOURCES`)."""
+    return frozenset({source_of(owner_of_topic(topic))}) | SYSTEM_SOURCES

@@ -3,15 +3,20 @@
     python -m fengqiao_events.topics_cli list
     python -m fengqiao_events.topics_cli create [--bootstrap HOST:PORT] [--partitions 12] [--replication 3]
                                                 [--min-insync 2] [--wait 120]
-    python -m fengqiao_events.topics_cli k8s [--write]      # deploy/k8s/base/kafka-topics/topics.yaml
+    python -m fengqiao_events.topics_cli k8s [--write]      # deploy/k8s/base/kafka-topics/topics.yaml and
+                                                            # deploy/k8s/base/kafka-users/kafka-users.yaml
     python -m fengqiao_events.topics_cli replay-dlq <topic> --consumer <group> --database-url <url of the
                                                 group's service database> [--dry-run] [--limit N]
 
 Every registered topic gets the deployment's partition count (or the count its spec pins) and keeps its
 events forever (``retention.ms=-1``): analytics rebuilds its read models by replaying the topics, and a new
 consumer group starts from the beginning. Each ``<topic>.dlq`` has one partition (dead letters are few and
-read by people) and keeps 30 days. ``create`` is idempotent (existing topics are left alone) and waits for
-the broker, so it runs as a one-off job (docker compose, Kubernetes) right after Kafka starts.
+read by people) and keeps 30 days. Each department of the jurisdiction (``FQ_JURISDICTION_FILE``, default
+data/waihai.yaml) has its order topic ``dept.<code>.orders`` (every order event of its orders, with the
+details the core topics leave out), kept 30 days: the department reads it within that time, and the
+personal data it carries is not kept longer than its purpose needs. ``create`` is idempotent (existing topics are left alone) and waits for
+the broker, so it runs as a one-off job (docker compose, Kubernetes) right after Kafka starts. Against a
+secured cluster the admin client's credentials come from ``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``.
 """
 
 from __future__ import annotations
@@ -26,13 +31,25 @@ from pathlib import Path
 
 import yaml
 
-from .registry import all_specs
+from .kafka import KafkaSecurity
+from .registry import all_specs, department_topic, department_topic_owner
 
 K8S_PATH = Path(__file__).resolve().parents[4] / "deploy" / "k8s" / "base" / "kafka-topics" / "topics.yaml"
+K8S_USERS_PATH = K8S_PATH.parents[1] / "kafka-users" / "kafka-users.yaml"
+COMPOSE_USERS_PATH = K8S_PATH.parents[3] / "compose" / "kafka" / "users.sh"
 STRIMZI_CLUSTER = "fengqiao"
 DEFAULT_PARTITIONS = 12
 EVENT_RETENTION_MS = -1  # forever: read models are rebuilt by replay
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
+DEPARTMENT_RETENTION_MS = 30 * 24 * 3600 * 1000
+DEFAULT_JURISDICTION = Path(__file__).resolve().parents[4] / "data" / "waihai.yaml"
+
+
+def department_codes(path: str | Path | None = None) -> list[str]:
+    """The department codes of the jurisdiction file (``FQ_JURISDICTION_FILE``, default data/waihai.yaml)."""
+    path = Path(path or os.environ.get("FQ_JURISDICTION_FILE") or DEFAULT_JURISDICTION)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [d["code"] for d in raw.get("departments") or ()]
 
 
 @dataclass(frozen=True)
@@ -43,10 +60,17 @@ class TopicPlan:
     key: str
     dlq: bool = False
     config: dict[str, str] = field(default_factory=dict)
+    department: str | None = None  # a department's order topic
+
+    @property
+    def kind(self) -> str:
+        return "dlq" if self.dlq else "department" if self.department else "event"
 
 
-def plan(partitions: int = DEFAULT_PARTITIONS, min_insync: int = 2) -> list[TopicPlan]:
-    """Every topic and dead-letter topic with partitions and topic-level configuration."""
+def plan(partitions: int = DEFAULT_PARTITIONS, min_insync: int = 2,
+         departments: list[str] | None = None) -> list[TopicPlan]:
+    """Every topic and dead-letter topic, and each department's order topic, with partitions and
+    topic-level configuration."""
     out: list[TopicPlan] = []
     for spec in all_specs():
         base = {"min.insync.replicas": str(min_insync), "cleanup.policy": "delete"}
@@ -54,6 +78,11 @@ def plan(partitions: int = DEFAULT_PARTITIONS, min_insync: int = 2) -> list[Topi
                              {**base, "retention.ms": str(EVENT_RETENTION_MS)}))
         out.append(TopicPlan(spec.dlq_topic, 1, spec.owner, spec.key, True,
                              {**base, "retention.ms": str(DLQ_RETENTION_MS)}))
+    base = {"min.insync.replicas": str(min_insync), "cleanup.policy": "delete"}
+    owner = department_topic_owner()
+    for code in department_codes() if departments is None else departments:
+        out.append(TopicPlan(department_topic(code), partitions, owner, "case_id", False,
+                             {**base, "retention.ms": str(DEPARTMENT_RETENTION_MS)}, code))
     return out
 
 
@@ -71,7 +100,8 @@ def render_k8s(partitions: int = DEFAULT_PARTITIONS, replicas: int = 3, min_insy
                     "strimzi.io/cluster": STRIMZI_CLUSTER,
                     "app.kubernetes.io/part-of": "fengqiao",
                     "fengqiao.cn/owner": t.owner,
-                    "fengqiao.cn/topic-kind": "dlq" if t.dlq else "event",
+                    "fengqiao.cn/topic-kind": t.kind,
+                    **({"fengqiao.cn/department": t.department} if t.department else {}),
                 },
                 "annotations": {"fengqiao.cn/message-key": t.key},
             },
@@ -82,6 +112,16 @@ def render_k8s(partitions: int = DEFAULT_PARTITIONS, replicas: int = 3, min_insy
     return header + yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
 
 
+def render_k8s_users() -> str:
+    """Strimzi ``KafkaUser`` resources: one per service and per department, SCRAM-SHA-512 and ACLs (access.py)."""
+    from .access import render_users
+
+    header = ("# GENERATED by `python -m fengqiao_events.topics_cli k8s --write` from the event registry, the\n"
+              "# services' consumer specs and the jurisdiction's departments (fengqiao_events/access.py). Do not edit.\n")
+    return header + yaml.safe_dump_all(render_users(department_codes(), STRIMZI_CLUSTER), sort_keys=False,
+                                       allow_unicode=True)
+
+
 async def create_topics(bootstrap: str, *, partitions: int, replication: int, min_insync: int,
                         wait: float = 120.0) -> list[str]:
     """Create missing topics (with their configs); waits up to ``wait`` seconds for the broker."""
@@ -90,7 +130,8 @@ async def create_topics(bootstrap: str, *, partitions: int, replication: int, mi
 
     deadline = time.monotonic() + wait
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="fengqiao-topics")
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="fengqiao-topics",
+                                    **KafkaSecurity.from_env().client_kwargs())
         try:
             await admin.start()
             break
@@ -146,7 +187,7 @@ async def replay_dlq(
         raise SystemExit("--database-url (the database of the consumer group's service) is required")
     reader = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=f"fengqiao-dlq-replay.{consumer}", enable_auto_commit=False,
-        auto_offset_reset="earliest", client_id="fengqiao-dlq-replay",
+        auto_offset_reset="earliest", client_id="fengqiao-dlq-replay", **KafkaSecurity.from_env().client_kwargs(),
     )
     await reader.start()
     producer = None
@@ -169,7 +210,8 @@ async def replay_dlq(
             else:
                 reader.seek(tp, committed[tp])
         if not dry_run:
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
+                                        **KafkaSecurity.from_env().client_kwargs())
             await producer.start()
             conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
         deadline = time.monotonic() + read_seconds
@@ -257,13 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         verb = "would replay" if args.dry_run else "replayed"
         print(f"{verb} {len(items)} message(s)", file=sys.stderr)
     else:
-        text = render_k8s()
-        if args.write:
-            K8S_PATH.parent.mkdir(parents=True, exist_ok=True)
-            K8S_PATH.write_text(text, encoding="utf-8")
-            print(f"wrote {K8S_PATH}")
-        else:
-            sys.stdout.write(text)
+        from .access import render_compose_script
+
+        compose = render_compose_script(department_codes())
+        for path, text in ((K8S_PATH, render_k8s()), (K8S_USERS_PATH, render_k8s_users()), (COMPOSE_USERS_PATH, compose)):
+            if args.write:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path}")
+            else:
+                sys.stdout.write(text if path != K8S_USERS_PATH else "---\n" + text)
     return 0
 
 

@@ -1,8 +1,12 @@
 """``fengqiao dept listen``: a department's subscription to its orders, for a department without its
-own Kafka client. Reads the order topics in a consumer group of its own (``fengqiao-dept-<CODE>``),
-keeps the records whose ``ce_department`` header names the department (the body is not parsed to
-filter), and prints each as a JSON line or POSTs it to a URL. The topics are the registry's order
-topics (every dispatch event with an order id and a ``department`` extension).
+own Kafka client. Reads the department's own topic ``dept.<code>.orders`` (every order event of its
+orders, with the details the core topics leave out: the only topic its Kafka user may read) in a consumer
+group of its own (``fengqiao-dept-<CODE>``), keeps the records whose ``ce_department`` header names the
+department (the body is not parsed to filter), and prints each as a JSON line or POSTs it to a URL.
+
+Credentials: ``--sasl-username`` / ``--sasl-password`` (or ``KAFKA_SASL_USERNAME`` / ``KAFKA_SASL_PASSWORD``)
+with SASL/SCRAM-SHA-512 (``--security-protocol SASL_PLAINTEXT``, the default once a username is given, or
+``SASL_SSL`` with ``--ssl-cafile``); none against the embedded development broker.
 
 Forwarding (adapters/forwarding.py): POSTs signed as intake's webhooks are (HMAC-SHA256 with
 ``--secret`` / ``FQ_DEPT_FORWARD_SECRET``), 408/429/5xx and connection errors retried with
@@ -12,6 +16,7 @@ once it was printed, delivered or dead-lettered: at-least-once, ``id`` is the Cl
 deduplicate on.
 
     fengqiao dept listen --department RSS [--bootstrap host:port] [--forward URL] [--from-beginning]
+                         [--sasl-username dept-rss --sasl-password ...]
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fengqiao_common.clock import SYSTEM_CLOCK
-from fengqiao_events.registry import specs_of_owner
+from fengqiao_events.kafka import PLAINTEXT, KafkaSecurity
+from fengqiao_events.registry import department_topic, specs_of_owner
 
 from .adapters.forwarding import DeadLetterFile, Forwarder, RetryPolicy
 
@@ -36,8 +42,18 @@ SECRET_ENV = "FQ_DEPT_FORWARD_SECRET"
 
 
 def order_topics() -> list[str]:
-    """Every topic of a department's orders, from the event registry."""
-    return sorted(s.topic for s in specs_of_owner("dispatch") if s.order_field and "department" in s.extensions)
+    """Every core topic of order events (of all departments), from the event registry: each of these
+    events is also on the order's department topic."""
+    return sorted(s.topic for s in specs_of_owner("dispatch") if s.order_field and s.per_department)
+
+
+def security_of(protocol: str | None, mechanism: str | None, username: str | None, password: str | None,
+                ca_file: str | None = None) -> KafkaSecurity:
+    """The client's security from flags or environment: SASL_PLAINTEXT once a username is given."""
+    if not protocol:
+        protocol = "SASL_PLAINTEXT" if username else "PLAINTEXT"
+    return KafkaSecurity(protocol=protocol, sasl_mechanism=mechanism or "SCRAM-SHA-512", username=username,
+                         password=password, ca_file=ca_file)
 
 
 def record_to_event(msg) -> dict | None:
@@ -60,11 +76,13 @@ def record_to_event(msg) -> dict | None:
 async def listen(department: str, bootstrap: str, *, forward: str | None = None, from_beginning: bool = False,
                  topics: list[str] | None = None, group: str | None = None, max_messages: int | None = None,
                  idle_timeout: float | None = None, out=sys.stdout, secret: str | None = None,
-                 retry: RetryPolicy = RetryPolicy(), dlq: str | None = None) -> int:
+                 retry: RetryPolicy = RetryPolicy(), dlq: str | None = None,
+                 security: KafkaSecurity = PLAINTEXT) -> int:
     """Returns how many of the department's events were printed, delivered or dead-lettered."""
-    topics = topics or order_topics()
+    topics = topics or [department_topic(department)]
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=group or f"fengqiao-dept-{department}",
+        *topics, **security.client_kwargs(), bootstrap_servers=bootstrap,
+        group_id=group or f"fengqiao-dept-{department}",
         client_id=f"fengqiao-dept-{department}-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest", metadata_max_age_ms=5000,
         session_timeout_ms=10000, heartbeat_interval_ms=1000,
@@ -130,7 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--from-beginning", action="store_true", help="start at the oldest retained order "
                      "when the group has no committed position")
     lst.add_argument("--group", help="consumer group (default fengqiao-dept-<department>)")
-    lst.add_argument("--topics", help="comma-separated topics (default: every order topic)")
+    lst.add_argument("--topics", help="comma-separated topics (default: the department's dept.<code>.orders)")
+    env = os.environ
+    lst.add_argument("--security-protocol", default=env.get("KAFKA_SECURITY_PROTOCOL"),
+                     choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+                     help="default $KAFKA_SECURITY_PROTOCOL, else SASL_PLAINTEXT with a username, else PLAINTEXT")
+    lst.add_argument("--sasl-mechanism", default=env.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"))
+    lst.add_argument("--sasl-username", default=env.get("KAFKA_SASL_USERNAME"),
+                     help="the department's Kafka user, e.g. dept-rss (default $KAFKA_SASL_USERNAME)")
+    lst.add_argument("--sasl-password", default=env.get("KAFKA_SASL_PASSWORD"),
+                     help="its password (default $KAFKA_SASL_PASSWORD; prefer the variable to a flag)")
+    lst.add_argument("--ssl-cafile", default=env.get("KAFKA_SSL_CAFILE"), help="CA of the brokers (SASL_SSL/SSL)")
     lst.add_argument("--max-messages", type=int, help="stop after this many events")
     lst.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
     lst.add_argument("--secret", default=os.environ.get(SECRET_ENV),
@@ -141,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--dlq", metavar="FILE", help="dead-letter file, JSON lines "
                      "(default ./fengqiao-dept-<department>.dlq.jsonl)")
     args = parser.parse_args(argv)
+    try:
+        security = security_of(args.security_protocol, args.sasl_mechanism, args.sasl_username,
+                               args.sasl_password, args.ssl_cafile)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     async def run() -> int:
         task = asyncio.ensure_future(listen(
@@ -148,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             topics=args.topics.split(",") if args.topics else None, group=args.group,
             max_messages=args.max_messages, idle_timeout=args.idle_timeout, secret=args.secret,
             retry=RetryPolicy(max(1, args.max_attempts), args.retry_base, args.retry_max), dlq=args.dlq,
+            security=security,
         ))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,6 +4,12 @@ Order events are keyed by **case id** so that every event of one case stays in o
 topic; the department code also travels as the ``ce_department`` header so a department's own
 consumer can filter without parsing the body. ``seq`` numbers an order's events (1, 2, 3 ...) so a
 consumer reading several topics can ignore a stale one.
+
+Every order event is also delivered to its department's own topic ``dept.<code>.orders`` (registry:
+``department_topic``), which only that department's Kafka principal reads. ``order.dispatched`` names its
+personal data ``private`` (summary and description: free text a resident wrote; location: address and exact
+coordinates): they travel on the department's topic only; the core topic keeps case number, category,
+grade, grid, community, deadlines and ids (details through the authenticated API).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ class OrderRef(Payload):
     key="case_id",
     owner="dispatch",
     description="The centre ordered a department to act on a case (发令). Keyed by case id; "
-    "header ce_department names the department.",
+    "header ce_department names the department. summary, description and location travel only on the "
+    "department's topic dept.<code>.orders.",
     extensions=("department",),
+    private=("summary", "description", "location"),
 )
 class OrderDispatched(OrderRef):
     department_name: str
@@ -50,11 +58,11 @@ class OrderDispatched(OrderRef):
     role: Literal["lead", "assist"]
     category: str
     grade: Grade
-    summary: str
-    description: str
+    summary: str | None = Field(None, description="only on the department's topic")
+    description: str | None = Field(None, description="only on the department's topic")
     grid: str | None = None
     community: str | None = None
-    location: Location = Field(default_factory=Location)
+    location: Location = Field(default_factory=Location, description="only on the department's topic")
     deadlines: Deadlines = Field(default_factory=Deadlines)
     rule_id: str | None = None
     rule_version: int | None = None
