@@ -1,13 +1,15 @@
-"""`make run`'s start-up from a fresh private folder, and Ctrl-C from a terminal.
+"""`make test`'s servers and `make run`'s start-up from a fresh private folder, and Ctrl-C from a terminal.
 
 A copy of the repository (its tracked and new files, as a fresh clone would have them, plus a virtual
 environment made by ``uv sync``) in a ``mktemp -d`` folder (mode 0700) whose path has a space in it;
-as root here (the test suite runs as root), so the embedded PostgreSQL's user cannot enter it. The stack
+as root here (the test suite runs as root), so the embedded PostgreSQL's user cannot enter it. A test
+module that needs the session's embedded PostgreSQL and broker passes there; then the stack
 starts there, in a process group of its own behind ``uv run`` as in a terminal, with per-run secrets;
 every /readyz is green; then the process group gets SIGINT twice, as a terminal's Ctrl-C (and uv's
 forwarded copy) does: no process of the run may remain and every port must be free.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -59,6 +61,11 @@ def test_make_run_from_a_private_folder_as_root_and_ctrl_c_twice_leaves_nothing(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "FQ_", "KAFKA_"))}
         subprocess.run(["uv", "sync", "--all-packages", "--locked", "--quiet"], cwd=clone, env=env, check=True,
                        timeout=600)
+        # `make test` there: the test session's own embedded PostgreSQL and broker start from the clone
+        tests = subprocess.run(["uv", "run", "--locked", "pytest", "tests/test_stack_replay.py", "-q",
+                                "-p", "no:cacheprovider"], cwd=clone, env=env, capture_output=True, text=True,
+                               timeout=600)
+        assert tests.returncode == 0 and " passed" in tests.stdout, tests.stdout[-3000:] + tests.stderr[-2000:]
         base = _free_block(6)
         pg_port, kafka_port = base + 100, base + 101
         ports = [base + i for i in range(6)] + [pg_port, kafka_port]
@@ -88,10 +95,11 @@ def test_make_run_from_a_private_folder_as_root_and_ctrl_c_twice_leaves_nothing(
             assert stat.S_IMODE(top.stat().st_mode) == 0o700  # and nothing opened the user's folder
         finally:
             # Ctrl-C in a terminal: SIGINT to the whole process group, and a second one soon after
-            with_group = os.getpgid(proc.pid)
-            os.killpg(with_group, signal.SIGINT)
-            time.sleep(0.3)
-            os.killpg(with_group, signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):  # gone already when it failed to start
+                group = os.getpgid(proc.pid)
+                os.killpg(group, signal.SIGINT)
+                time.sleep(0.3)
+                os.killpg(group, signal.SIGINT)
             out, _ = proc.communicate(timeout=120)
         assert "stopped" in out, out[-2000:]
         time.sleep(0.5)
