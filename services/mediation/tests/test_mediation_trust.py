@@ -4,6 +4,7 @@ channel, seals are Ed25519 signatures by a key the database does not hold, and t
 a subprocess on exported files) catches a row rewritten and re-hashed, and a record signed by another key."""
 
 import base64
+import io
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from fengqiao_mediation.config import Settings
 from fengqiao_mediation.domain import records, seals
 from fengqiao_mediation.main import create_app
 from mediation_testkit import PNG, admin, mediator_h, open_case, party_h, seal
+from pypdf import PdfReader
 from sqlalchemy import text
 
 API = "/api/v1/mediation"
@@ -71,6 +73,16 @@ async def test_in_person_before_a_witness_is_recorded_shown_and_not_alone(stack)
         row = (await s.execute(text("SELECT witness_role, photo_sha256, channel FROM signatures WHERE session_id = :id"
                                     " AND channel = 'in_person'"), {"id": k["sid"]})).one()
     assert row.witness_role == "社区居委会委员" and row.photo_sha256 == records.sha256_hex(base64.b64decode(PHOTO))
+    # the agreement PDF says so, and carries the signed bundle as an attachment
+    r = await stack.client.post(f"{API}/mediations/{k['med']}/agreement", headers=mediator_h(k["mid"]))
+    assert r.status_code == 201, r.text
+    pdf = (await stack.client.get(f"{API}/agreements/{r.json()['id']}/pdf", headers=party_h(k["a"]["id"]))).content
+    reader = PdfReader(io.BytesIO(pdf))
+    shown = "".join("".join(p.extract_text() for p in reader.pages).replace("\x00", "").split())
+    assert "冯甲于调解员何惠芳及见证人关见证（社区居委会委员）面前现场签名" in shown, shown
+    assert "谭乙：本人登录签名" in shown and "fengqiao-record-bundle.json" in shown
+    [attached] = reader.attachments["fengqiao-record-bundle.json"]
+    assert json.loads(attached)["agreement"]["statement"]["chain_head"] == r.json()["chain_head"]
 
 
 async def _export(stack, k, tmp_path, *, listed: bool = True) -> dict:
