@@ -45,6 +45,7 @@ class FakeDb:
     rebuilt_at: datetime | None = None
     processed: dict[str, set[str]] = field(default_factory=dict)  # consumer group -> event ids
     counters: Counter = field(default_factory=Counter)
+    rates: Counter = field(default_factory=Counter)  # (period, department, measure) -> value
     cases: dict[str, dict] = field(default_factory=dict)
     orders: dict[str, dict] = field(default_factory=dict)
     ticker: list[dict] = field(default_factory=list)
@@ -72,7 +73,7 @@ class FakeMeta(_Repo):
 
     async def reset(self, consumer_of) -> int:
         db, gen = self.db, self.db.generation
-        db.counters, db.cases, db.orders, db.ticker = Counter(), {}, {}, []
+        db.counters, db.cases, db.orders, db.ticker, db.rates = Counter(), {}, {}, [], Counter()
         db.signals, db.history = {}, {}
         db.processed.pop(consumer_of(gen), None)
         db.generation, db.rebuilt_at = gen + 1, self.uow.now()
@@ -92,6 +93,14 @@ class FakeCounters(_Repo):
     async def read(self, dims, keys=()) -> dict[tuple[str, str], int]:
         dims, keys = set(dims), set(keys)
         return {k: v for k, v in self.db.counters.items() if k[0] in dims or k in keys}
+
+
+class FakeRates(_Repo):
+    def stage(self, deltas) -> None:
+        self.db.rates.update(deltas)
+
+    async def read(self, periods: list[str]) -> dict[tuple[str, str, str], int]:
+        return {k: v for k, v in self.db.rates.items() if k[0] in set(periods)}
 
 
 class FakeCases(_Repo):
@@ -274,6 +283,7 @@ class FakeAnalyticsUoW(FakeUnitOfWork):
         self.meta, self.counters, self.cases = FakeMeta(self), FakeCounters(self), FakeCases(self)
         self.orders, self.ticker, self.signals = FakeOrders(self), FakeTicker(self), FakeSignals(self)
         self.exports = FakeExports(self)
+        self.rates = FakeRates(self)
 
     def emit_identified(self, payload) -> str:
         event_id = str(uuid.uuid4())

@@ -76,6 +76,7 @@ def generate(j: Jurisdiction, *, min_events: int = 10_000, seed: int = 7, now: d
                 out.append(_env(O.OrderDispatched(
                     **ref, seq=1, at=t, department_name=dep.name, level=dep.level, role=role, category=dom.code,
                     grade="yellow", summary="s", description="d", grid=grid.code, community=grid.community,
+                    deadlines=O.Deadlines(sign_for_by=t + timedelta(hours=2) if n_orders % 2 else None),
                     on_site_required=rng.random() < 0.8), "/fengqiao/dispatch"))
                 if may_return and rng.random() < 0.05:
                     out.append(_env(O.OrderReturned(**ref, seq=2, at=t + timedelta(minutes=30), reason="不属本部门"),
@@ -181,6 +182,8 @@ def recompute(envs: list[Envelope], j: Jurisdiction, today: date, *, repeat_coun
         f["dispatched_at"] = ev["order.dispatched"][0].at if ev["order.dispatched"] else None
         s = sorted(ev["order.signed"], key=lambda p: p.at)
         f["signed"], f["sign_within"] = bool(s), bool(s) and s[0].within_limit
+        deadline = ev["order.dispatched"][0].deadlines.sign_for_by if ev["order.dispatched"] else None
+        f["signed_in_time"] = bool(s) and (s[0].at <= deadline if deadline else s[0].within_limit)
         ci = sorted(ev["department.checked-in"], key=lambda p: p.at)
         f["checkin_within"] = bool(ci) and ci[0].within_limit
         r = sorted(ev["order.resolved"], key=lambda p: p.seq)
@@ -225,7 +228,8 @@ def recompute(envs: list[Envelope], j: Jurisdiction, today: date, *, repeat_coun
             status = "queued"
         else:
             status = "reported"
-        rating = max(ev["case.rated"], key=lambda p: p.at).rating if ev["case.rated"] else None
+        last_rating = max(ev["case.rated"], key=lambda p: p.at) if ev["case.rated"] else None
+        rating = last_rating.rating if last_rating else None
         cases[cid] = {
             "category": rep.category, "grade": grade, "grid": rep.grid, "community": rep.community,
             "channel": rep.channel, "day": rep.reported_at.astimezone(TZ).date(), "status": status,
@@ -234,6 +238,7 @@ def recompute(envs: list[Envelope], j: Jurisdiction, today: date, *, repeat_coun
             "departments": sorted({f["department"] for f in active}), "rating": rating,
             "returns": len([f for f in by_case_orders[cid] if f["returned"]]), "reopens": len(ev["case.reopened"]),
             "escalations": sum(f["escalated"] for f in by_case_orders[cid]),
+            "rated_at": last_rating.at if last_rating else None,
             "reported_at": rep.reported_at, "resolved_day": resolved.astimezone(TZ).date().isoformat()
             if status in ("resolved", "closed") and resolved else None,
         }
@@ -268,6 +273,7 @@ def recompute(envs: list[Envelope], j: Jurisdiction, today: date, *, repeat_coun
             "p90_ttr": ttr[math.ceil(0.9 * len(ttr)) - 1] if ttr else None,
         }
     truth["departments"] = depts
+    truth["rates"] = recompute_rates(ofacts, cases)
 
     truth["mediation"] = {
         "bookings": len(by_topic["mediation.booked"]), "sessions": len(by_topic["session.sealed"]),
@@ -297,3 +303,31 @@ def recompute(envs: list[Envelope], j: Jurisdiction, today: date, *, repeat_coun
     }
     assert not cases_with_orders_only
     return truth
+
+
+def _periods(t: datetime) -> list[str]:
+    d = t.astimezone(TZ).date()
+    y, w, _ = d.isocalendar()
+    return [f"{y}-W{w:02d}", d.strftime("%Y-%m"), str(d.year)]
+
+
+def recompute_rates(ofacts: list[dict], cases: dict[str, dict]) -> dict[tuple[str, str], dict]:
+    """(period, department) -> the counts of the three rates (issue #17): orders by dispatch period, ratings
+    by the period of the latest rating, for each department with a standing order on the case."""
+    out: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for f in ofacts:
+        if f["dispatched"] and f["dispatched_at"]:
+            for p in _periods(f["dispatched_at"]):
+                c = out[(p, f["department"])]
+                c["dispatched"] += 1
+                c["signed_in_time"] += f["signed_in_time"]
+                c["returned"] += f["returned"]
+    for case in cases.values():
+        if case["rating"]:
+            for d in case["departments"]:
+                for p in _periods(case["rated_at"]):
+                    c = out[(p, d)]
+                    c["rated"] += 1
+                    c["satisfied"] += case["rating"] in ("satisfied", "basically_satisfied")
+                    c["solved"] += case["rating"] != "unsatisfied"  # no explicit answer in these events
+    return {k: dict(v) for k, v in out.items()}

@@ -44,6 +44,16 @@ async def test_identity_is_required_and_roles_are_checked(make_settings):
         r = await c.get("/api/v1/analytics/summary", headers=identity_headers(roles=["grid_worker"]))
         assert r.status_code == 403 and r.json()["error"] == "forbidden"
         assert (await c.get("/api/v1/analytics/departments", headers=DISPATCHER)).status_code == 200
+        # the rates by period (issue #17): aggregates for the dashboard roles, periods week / month / year
+        r = await c.get("/api/v1/analytics/departments/rates?period=week&at=2026-03-04", headers=LEADER)
+        assert r.status_code == 200 and (r.json()["key"], r.json()["previous"]) == ("2026-W10", "2026-W09")
+        assert {d["code"] for d in r.json()["items"]} >= {"SFS"} and r.json()["items"][0]["response"]["denominator"] == 0
+        assert (await c.get("/api/v1/analytics/departments/rates", headers=LEADER)).json()["period"] == "month"
+        assert (await c.get("/api/v1/analytics/departments/rates?period=decade", headers=LEADER)).status_code == 422
+        r = await c.get("/api/v1/analytics/departments/rates?at=0001-01-01", headers=LEADER)
+        assert r.status_code == 422 and r.json()["fields"][0]["field"] == "at"
+        r = await c.get("/api/v1/analytics/departments/rates", headers=identity_headers(roles=["grid_worker"]))
+        assert r.status_code == 403
         assert (await c.get("/api/v1/analytics/summary", headers=identity_headers(roles=["admin"]))).status_code == 200
         # the wall screen is anonymous by default (aggregates only)
         assert (await c.get("/screen/data")).status_code == 200

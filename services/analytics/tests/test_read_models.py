@@ -5,17 +5,18 @@ duplicates."""
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from conftest import LEADER, running_app
 from fengqiao_analytics.usecases.rebuild import group_name
 from fengqiao_common.jurisdiction import load
 from fengqiao_common.settings import ServiceSettings
 from fengqiao_devstack.testing import eventually
 from history import generate, recompute
 from sqlalchemy import text
+
+from conftest import LEADER, running_app
 
 
 async def publish_many(bootstrap: str, envs) -> None:
@@ -53,7 +54,10 @@ async def figures(client) -> dict:
                       ("mediation", "/api/v1/analytics/mediation"), ("trends", "/api/v1/analytics/trends?n=30"),
                       ("weeks", "/api/v1/analytics/trends?period=week&n=8"),
                       ("stats", "/api/v1/analytics/weak-signals/stats"),
-                      ("signals", "/api/v1/analytics/weak-signals?limit=500")):
+                      ("signals", "/api/v1/analytics/weak-signals?limit=500"),
+                      *((f"rates_{p}", f"/api/v1/analytics/departments/rates?period={p}") for p in ("week", "month", "year")),
+                      ("rates_last_month", "/api/v1/analytics/departments/rates?period=month&at={last_month}")):
+        url = url.format(last_month=(date.today().replace(day=1) - timedelta(days=1)).isoformat())
         r = await client.get(url, headers=LEADER)
         assert r.status_code == 200, r.text
         out[name] = r.json()
@@ -108,6 +112,27 @@ async def test_counts_equal_recomputation_and_duplicates_do_not_double_count(mak
         assert ranks == list(range(1, len(ranks) + 1))
         scores = [d["score"] for d in first["departments"]["items"] if d["rank"] is not None]
         assert scores == sorted(scores, reverse=True)
+
+        # the rates by period (issue #17) equal the recomputation from the event log
+        measures = {"response": ("signed_in_time", "dispatched"), "resolution": ("solved", "rated"),
+                    "satisfaction": ("satisfied", "rated")}
+        checked = 0
+        for name in ("rates_week", "rates_month", "rates_year", "rates_last_month"):
+            page = first[name]
+            for d in page["items"]:
+                for key in (page["key"], page["previous"]):
+                    t = truth["rates"].get((key, d["code"]), {})
+                    if key == page["key"]:
+                        for m, (num, den) in measures.items():
+                            assert (d[m]["numerator"], d[m]["denominator"]) == (t.get(num, 0), t.get(den, 0)), (
+                                name, d["code"], m)
+                        assert d["dispatch_accuracy"]["numerator"] == t.get("dispatched", 0) - t.get("returned", 0)
+                        checked += t.get("dispatched", 0)
+                    elif not t:
+                        assert d["previous"]["score"] is None
+            ranks = [d["rank"] for d in page["items"] if d["rank"] is not None]
+            assert ranks == list(range(1, len(ranks) + 1))
+        assert checked > 0
 
         for k, v in truth["mediation"].items():
             assert first["mediation"][k] == v, k

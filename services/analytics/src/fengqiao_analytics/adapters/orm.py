@@ -68,6 +68,7 @@ cases = Table(
     Column("merged_into", Text),
     Column("rating", Text),
     Column("rated_at", DateTime(timezone=True)),
+    Column("solved", Boolean),  # the requester's answer on the latest case.rated, when it carries one
     Column("status", Text, nullable=False, server_default="reported"),
     Index("ix_a_cases_grid_cat_at", "grid", "category", "reported_at"),
     Index("ix_a_cases_comm_at", "community", "reported_at"),
@@ -91,6 +92,7 @@ orders = Table(
     Column("dispatched_at", DateTime(timezone=True)),
     Column("on_site_required", Boolean, nullable=False, server_default="true"),
     Column("resolve_by", DateTime(timezone=True)),
+    Column("sign_for_by", DateTime(timezone=True)),
     Column("signed_at", DateTime(timezone=True)),
     Column("sign_within", Boolean),
     Column("checked_in_at", DateTime(timezone=True)),
@@ -108,6 +110,17 @@ orders = Table(
     Column("status", Text, nullable=False, server_default="dispatched"),
     Index("ix_a_orders_case", "case_id"),
     Index("ix_a_orders_dept", "department"),
+)
+
+# The three rates by period and department (domain/rates.py): (period, department, measure) -> count, kept
+# incrementally from the events like the counters.
+rates = Table(
+    "a_rates", metadata,
+    Column("period", Text, nullable=False),
+    Column("department", Text, nullable=False),
+    Column("measure", Text, nullable=False),
+    Column("value", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("period", "department", "measure"),
 )
 
 signals = Table(
@@ -169,5 +182,5 @@ ticker = Table(
     Column("department", Text),
 )
 
-READ_MODEL_TABLES = ("a_counters", "a_cases", "a_orders", "a_signals", "a_signal_history", "a_ticker")
+READ_MODEL_TABLES = ("a_counters", "a_rates", "a_cases", "a_orders", "a_signals", "a_signal_history", "a_ticker")
 NOTIFY_CHANNEL = "fq_analytics"

@@ -13,6 +13,7 @@ from .repositories import (
     ExportsRepository,
     MetaRepository,
     OrdersRepository,
+    RatesRepository,
     SignalsRepository,
     TickerRepository,
 )
@@ -21,6 +22,7 @@ from .repositories import (
 class AnalyticsUoW(SqlUnitOfWork):
     meta: MetaRepository
     counters: CountersRepository
+    rates: RatesRepository
     cases: CasesRepository
     orders: OrdersRepository
     ticker: TickerRepository
@@ -30,6 +32,7 @@ class AnalyticsUoW(SqlUnitOfWork):
     def _bind(self, session: AsyncSession) -> None:
         self.meta = MetaRepository(session)
         self.counters = CountersRepository(session)
+        self.rates = RatesRepository(session)
         self.cases = CasesRepository(session)
         self.orders = OrdersRepository(session)
         self.ticker = TickerRepository(session)

@@ -4,10 +4,10 @@ Timestamps are written as ``datetime.isoformat()`` (``+00:00``), as the service 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ..config import WeakSignalThresholds
 
@@ -89,6 +89,46 @@ class DepartmentFigures(BaseModel):
 class Departments(BaseModel):
     ranking_rule: str
     items: list[DepartmentFigures]
+
+
+class Ratio(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None = Field(description="numerator / denominator, 4 decimals; null without a denominator")
+
+
+class PreviousPeriod(BaseModel):
+    period: str
+    score: float | None
+    rank: int | None
+
+
+class DepartmentRates(BaseModel):
+    code: str
+    name: str
+    response: Ratio = Field(description="orders signed for by their sign-for deadline / orders dispatched")
+    resolution: Ratio = Field(description="rated cases the requester says are solved / rated cases")
+    satisfaction: Ratio = Field(description="satisfied + basically satisfied / rated cases")
+    dispatch_accuracy: Ratio = Field(description="orders not returned / orders dispatched")
+    solved_answers: int = Field(description="rated cases whose answer said explicitly whether it was solved")
+    dispatched: int
+    rated: int
+    score: float | None
+    rank: int | None
+    previous: PreviousPeriod
+    rank_change: int | None = Field(description="places gained since the previous period (negative: lost)")
+    score_change: float | None
+    trend: Literal["up", "down", "same", "new"] | None
+
+
+class DepartmentRatesPage(BaseModel):
+    period: Literal["week", "month", "year"]
+    key: str = Field(description="2026-W48, 2026-11 or 2026 (local time)")
+    start: date
+    end: date = Field(description="last day of the period")
+    previous: str
+    ranking_rule: str
+    items: list[DepartmentRates]
 
 
 class MediationCategory(BaseModel):

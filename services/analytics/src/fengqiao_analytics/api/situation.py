@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from ..usecases import situation
+from ..usecases import rates, situation
 from .access import PREFIX, DepsDep, Reader
-from .schemas import DayTrends, Departments, Mediation, Summary, WeekTrends
+from .schemas import DayTrends, DepartmentRatesPage, Departments, Mediation, Summary, WeekTrends
 
 router = APIRouter(prefix=PREFIX, tags=["situation"])
 RANKING_RULE = "mean of response, resolution and satisfaction rates; a missing rate counts as 0"
@@ -24,6 +25,14 @@ async def summary(deps: DepsDep, _: Reader):
             summary="Departments ranked by the three rates (response, resolution, satisfaction)")
 async def departments(deps: DepsDep, _: Reader):
     return {"ranking_rule": RANKING_RULE, "items": await situation.departments(deps.uow(), deps.context)}
+
+
+@router.get("/departments/rates", operation_id="analytics_department_rates", response_model=DepartmentRatesPage,
+            summary="The three rates by the requester's answers and the dispatch accuracy, per department, "
+                    "for a week, month or year: ranking and trend against the previous period")
+async def department_rates(deps: DepsDep, _: Reader, period: Literal["week", "month", "year"] = "month",
+                           at: date | None = Query(None, description="a day of the period (default: today, local)")):
+    return await rates.department_rates(deps.uow(), deps.context, period, at)
 
 
 @router.get("/mediation", operation_id="analytics_mediation", response_model=Mediation,

@@ -28,11 +28,13 @@ CASE_DEFAULTS: Row = {
     "grid": None, "community": None, "reported_at": None, "people_involved": 0, "requester_ref": None,
     "wage_arrears": False, "summary": None, "queued": False, "departments": [], "resolved_at": None,
     "closed_at": None, "reopened_at": None, "reopen_count": 0, "return_count": 0, "escalation_count": 0,
-    "overdue_orders": 0, "merged_into": None, "rating": None, "rated_at": None, "status": "reported",
+    "overdue_orders": 0, "merged_into": None, "rating": None, "rated_at": None, "solved": None,
+    "status": "reported",
 }
 ORDER_DEFAULTS: Row = {
     "case_no": None, "level": None, "role": None, "category": None, "grade": None, "grid": None,
     "community": None, "dispatched": False, "dispatched_at": None, "on_site_required": True, "resolve_by": None,
+    "sign_for_by": None,
     "signed_at": None, "sign_within": None, "checked_in_at": None, "checkin_within": None,
     "resolved_at": None, "resolve_within": None, "resolve_seq": None, "returned_at": None, "verified_at": None,
     "verified_accepted": None, "verify_seq": None, "missed_stages": [], "reminders": 0, "escalations": 0,
@@ -85,7 +87,8 @@ def apply_case_event(row: Row, topic: str, p: Any) -> Row:
         c["merged_into"] = p.into_case_id
     elif topic == "case.rated":
         if c["rated_at"] is None or c["rated_at"] <= p.at:
-            c["rating"], c["rated_at"] = p.rating, p.at
+            # the requester's "was it solved?" (issue #17), when the event carries it
+            c["rating"], c["rated_at"], c["solved"] = p.rating, p.at, getattr(p, "solved", None)
     elif topic == "case.reopened":
         c["reopen_count"] += 1
         c["reopened_at"] = _later(c["reopened_at"], p.at)
@@ -180,6 +183,7 @@ def apply_order_event(row: Row, topic: str, p: Any) -> Row:
             dispatched=True, dispatched_at=p.at, department=p.department, level=p.level, role=p.role,
             category=p.category, grade=p.grade, grid=p.grid, community=p.community,
             on_site_required=p.on_site_required, resolve_by=p.deadlines.resolve_by,
+            sign_for_by=p.deadlines.sign_for_by,
         )
     elif topic == "order.signed":
         if o["signed_at"] is None or p.at < o["signed_at"]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fengqiao_common.clock import aware
 from fengqiao_events import Envelope
 
+from ..domain import rates as rt
 from ..domain import readmodel as rm
 from ..domain.topics import CASE_TOPICS, MEDIATION_TOPICS, ORDER_TOPICS, TICKER_TOPICS
 from . import rules, signals
@@ -52,6 +53,7 @@ class Fold:
     def __init__(self, uow: AnalyticsUoW, ctx: Context):
         self.uow, self.ctx = uow, ctx
         self.deltas: Counter = Counter()
+        self.rate_deltas: Counter = Counter()  # (period, department, measure) -> delta (domain/rates.py)
         self.cases: dict[str, dict] = {}
         self.case_base: dict[str, dict] = {}  # as last written
         self.orders: dict[str, dict] = {}
@@ -135,15 +137,18 @@ class Fold:
                          if row is not self.case_base[c] and row != self.case_base[c])
         await self.uow.cases.update_many([self.cases[c] for c in changed])
         for c in changed:
-            self.deltas.update(rm.diff(rm.case_contributions(self.case_base[c], tz),
-                                       rm.case_contributions(self.cases[c], tz)))
+            old, new = self.case_base[c], self.cases[c]
+            self.deltas.update(rm.diff(rm.case_contributions(old, tz), rm.case_contributions(new, tz)))
+            if old.get("rating") or new.get("rating"):
+                self.rate_deltas.update(rm.diff(rt.case_rate_contributions(old, tz), rt.case_rate_contributions(new, tz)))
         self.case_base.update(self.cases)
         changed = sorted(o for o, row in self.orders.items()
                          if row is not self.order_base[o] and row != self.order_base[o])
         await self.uow.orders.update_many([self.orders[o] for o in changed])
         for o in changed:
-            self.deltas.update(rm.diff(rm.order_contributions(self.order_base[o]),
-                                       rm.order_contributions(self.orders[o])))
+            old, new = self.order_base[o], self.orders[o]
+            self.deltas.update(rm.diff(rm.order_contributions(old), rm.order_contributions(new)))
+            self.rate_deltas.update(rm.diff(rt.order_rate_contributions(old, tz), rt.order_rate_contributions(new, tz)))
         self.order_base.update(self.orders)
         tick, self.tick = self.tick, []
         await self.uow.ticker.add(tick)
@@ -157,6 +162,8 @@ class Fold:
         await rules.mark_conversions(self.uow, self.ctx, reports)
         deltas, self.deltas = self.deltas, Counter()
         self.uow.counters.stage({k: v for k, v in deltas.items() if v})
+        rate_deltas, self.rate_deltas = self.rate_deltas, Counter()
+        self.uow.rates.stage({k: v for k, v in rate_deltas.items() if v})
 
 
 async def fold_batch(uow: AnalyticsUoW, ctx: Context, items: list[tuple[Envelope, Any]], *, generation: int | None = None,

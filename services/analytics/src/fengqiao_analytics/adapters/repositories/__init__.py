@@ -1,8 +1,9 @@
 """ALL of the analytics service's SQL: read models (generation, counters, cases, orders, ticker), the
-weak-signal ledger, exports."""
+weak-signal ledger, the rates by period, exports."""
 
 from .exports import ExportsRepository
 from .ledger import SignalsRepository
+from .rates import RatesRepository
 from .readmodels import (
     CasesRepository,
     CountersRepository,
@@ -12,4 +13,4 @@ from .readmodels import (
 )
 
 __all__ = ["CasesRepository", "CountersRepository", "ExportsRepository", "MetaRepository",
-           "OrdersRepository", "SignalsRepository", "TickerRepository"]
+           "OrdersRepository", "RatesRepository", "SignalsRepository", "TickerRepository"]
