@@ -63,6 +63,10 @@ class FakeCases(_Repo):
         k = (case_id, mediator_id)
         self.db.case_mediators[k] = min(at, self.db.case_mediators.get(k, at))
 
+    async def ids_of_party(self, number: str, limit: int = 1000) -> list[str]:
+        return [c["id"] for c in self.db.cases.values()
+                if any(p.get("phone") == number or p.get("id_card") == number.upper() for p in c["parties"])][:limit]
+
     async def pending_requesters(self, limit: int) -> list[dict]:
         rows = [r for r in sorted(self.db.requesters, key=lambda r: r["id"])
                 if r.get("requester_ref_scheme") == pii.PENDING_SCHEME][:limit]
@@ -191,9 +195,9 @@ class FakeAccessLog(_Repo):
         for r in rows:
             self.db.access_log.append({"id": next(_ids), **r})
 
-    async def search(self, *, case_id=None, actor_id=None, since=None, until=None, limit=100,
+    async def search(self, *, case_ids=None, actor_id=None, since=None, until=None, limit=100,
                      offset=0) -> tuple[list[dict], int]:
-        rows = [dict(r) for r in self.db.access_log if (case_id is None or r["case_id"] == case_id)
+        rows = [dict(r) for r in self.db.access_log if (case_ids is None or r["case_id"] in case_ids)
                 and (actor_id is None or r["actor_id"] == actor_id) and (since is None or r["at"] >= since)
                 and (until is None or r["at"] <= until)]
         rows.sort(key=lambda r: (r["at"], r["id"]), reverse=True)

@@ -102,6 +102,8 @@ async def test_a_department_reads_a_case_only_once_it_holds_an_order_on_it_and_i
     dpo = identity_headers(roles=["data_protection_officer"], sub="dpo-1")
     r = await client.get("/api/v1/cases/access-log", headers=dpo, params={"actor": "officer-rss-1"})
     assert r.status_code == 200 and r.json()["total"] >= 3
+    r = await client.get("/api/v1/cases/access-log", headers=dpo, params={"resident": ID, "actor": "officer-rss-1"})
+    assert r.status_code == 200 and case["id"] in {x["case_id"] for x in r.json()["items"]}
     assert (await client.get("/api/v1/cases/access-log", headers=rss)).status_code == 403
     assert (await client.get("/api/v1/cases/access-log", headers=dispatcher())).status_code == 403
 

@@ -177,6 +177,12 @@ async def test_the_access_log_for_admin_and_the_data_protection_officer_only():
         assert total == 1 and rows[0]["fields"] == ["parties.name", "parties.phone"]
         assert (await reads.access_log(uow, reader, reads.AccessLogQuery(since=uow.now() + timedelta(days=1))))[1] == 0
         assert await reads.access_log(uow, reader, reads.AccessLogQuery(case="NO-SUCH")) == ([], 0)
+        # by resident: every read of a case they are a party in (phone or ID number)
+        for number in ("13812345678", ID.lower()):
+            assert (await reads.access_log(uow, reader, reads.AccessLogQuery(resident=number)))[1] == 2
+        assert await reads.access_log(uow, reader, reads.AccessLogQuery(resident="13000000000")) == ([], 0)
+        assert await reads.access_log(uow, reader, reads.AccessLogQuery(case=case["id"], actor=RSS.sub,
+                                                                        resident="13812345678")) != ([], 0)
     for who in (DISPATCHER, RSS, WORKER):
         with pytest.raises(Forbidden):
             await reads.access_log(uow, who, reads.AccessLogQuery())

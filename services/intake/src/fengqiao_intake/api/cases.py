@@ -106,10 +106,12 @@ async def export_cases(d: DepsDep, principal: CurrentPrincipal,
 async def pii_access_log(d: DepsDep, principal: CurrentPrincipal,
                          case: str | None = Query(None, max_length=64, description="case id or number"),
                          actor: str | None = Query(None, max_length=200, description="user or API key id"),
+                         resident: str | None = Query(None, max_length=30,
+                                                      description="a party's phone or ID number (exact)"),
                          since: datetime | None = None, until: datetime | None = None,
                          limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)):
-    rows, total = await reads.access_log(d.uow(), principal, reads.AccessLogQuery(case, actor, since, until, limit,
-                                                                                  offset))
+    rows, total = await reads.access_log(d.uow(), principal, reads.AccessLogQuery(case, actor, resident, since, until,
+                                                                                  limit, offset))
     return {"items": rows, "total": total, "limit": limit, "offset": offset}
 
 

@@ -18,11 +18,12 @@ class AccessLogRepository:
         if rows:
             await self.s.execute(insert(pii_access_log), rows)
 
-    async def search(self, *, case_id: str | None = None, actor_id: str | None = None,
+    async def search(self, *, case_ids: list[str] | None = None, actor_id: str | None = None,
                      since: datetime | None = None, until: datetime | None = None, limit: int = 100,
                      offset: int = 0) -> tuple[list[dict], int]:
         t = pii_access_log.c
-        conds = [c for c in (t.case_id == case_id if case_id else None, t.actor_id == actor_id if actor_id else None,
+        conds = [c for c in (t.case_id.in_(case_ids) if case_ids is not None else None,
+                             t.actor_id == actor_id if actor_id else None,
                              t.at >= since if since else None, t.at <= until if until else None) if c is not None]
         q = select(pii_access_log).order_by(t.at.desc(), t.id.desc()).limit(limit).offset(offset)
         cq = select(func.count()).select_from(pii_access_log)

@@ -116,6 +116,13 @@ class CaseRepository:
             index_elements=["case_id", "mediator_id"],
             set_={"first_booked_at": func.least(case_mediators.c.first_booked_at, stmt.excluded.first_booked_at)}))
 
+    async def ids_of_party(self, number: str, limit: int = 1000) -> list[str]:
+        """Cases with a party of this phone or ID number (the access log searched by resident)."""
+        by_phone = cases.c.parties.contains([{"phone": number}])
+        by_id = cases.c.parties.contains([{"id_card": number.upper()}])
+        rows = await self.s.execute(select(cases.c.id).where(or_(by_phone, by_id)).limit(limit))
+        return list(rows.scalars().all())
+
     async def pending_requesters(self, limit: int) -> list[dict]:
         """Requester rows still carrying a pre-HMAC ref, with the parties of their origin case (None: gone);
         locked, skipping rows another replica is rekeying."""
