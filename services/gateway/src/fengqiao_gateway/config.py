@@ -1,5 +1,6 @@
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from fengqiao_common.settings import REPO_ROOT, ServiceSettings
 from pydantic import Field, field_validator, model_validator
@@ -35,6 +36,7 @@ class Settings(ServiceSettings):
     upstream_timeout: float = 30.0
     upstream_max_connections: int = 200
     upstream_retries: int = 2  # idempotent requests only, on connection errors
+    upstream_client: Literal["httptools", "httpx"] = "httptools"  # the proxy path's client (httpx: the former one)
 
     # staff tokens
     token_secret: str = DEV_TOKEN_SECRET

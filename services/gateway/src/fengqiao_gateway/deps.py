@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .adapters.audit_spool import AuditSpool
 from .adapters.audit_writer import AuditWriter
-from .adapters.cache import AuthCache
+from .adapters.cache import AuthCache, IdentityTokens
 from .adapters.passwords import Passwords
 from .adapters.ratelimit import InProcessLimiter, RedisLimiter, make_limiter
 from .adapters.uow import GatewayUoW
-from .adapters.upstream import Upstreams
+from .adapters.upstream import FastUpstreams, Upstreams
 from .config import Settings
 from .domain.accounts import Codes
 from .domain.clientaddr import Network, networks
@@ -36,11 +36,12 @@ class Deps:
     passwords: Passwords
     cache: AuthCache
     limiter: InProcessLimiter | RedisLimiter
-    upstreams: Upstreams
+    upstreams: FastUpstreams | Upstreams
     streams: Upstreams  # event streams only: long-lived, never in the API's pools
     stream_slots: StreamSlots
     trusted_proxies: tuple[Network, ...]
     audit: AuditWriter
+    identity_tokens: IdentityTokens
     codes: Codes
     policy: TokenPolicy
     openapi_cache: dict[str, Any] = field(default_factory=dict)
@@ -54,7 +55,11 @@ class Deps:
         await self.limiter.close()
 
 
-def make_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Upstreams:
+def make_upstreams(s: Settings, transport: httpx.AsyncBaseTransport | None = None) -> FastUpstreams | Upstreams:
+    """The proxy path: the httptools client (``GATEWAY_UPSTREAM_CLIENT=httpx`` or an injected transport: httpx)."""
+    if transport is None and s.upstream_client == "httptools":
+        return FastUpstreams(s.upstreams(), connect_timeout=s.upstream_connect_timeout, timeout=s.upstream_timeout,
+                             max_connections=s.upstream_max_connections, retries=s.upstream_retries)
     return Upstreams(s.upstreams(), connect_timeout=s.upstream_connect_timeout, timeout=s.upstream_timeout,
                      max_connections=s.upstream_max_connections, retries=s.upstream_retries, transport=transport)
 
@@ -85,6 +90,7 @@ async def build(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = N
         trusted_proxies=networks(s.trusted_proxies),
         audit=AuditWriter(uow, AuditSpool(s.audit_spool_dir), linger=s.audit_linger, wait=s.audit_wait,
                           db_timeout=s.audit_db_timeout, max_pending=s.audit_max_pending),
+        identity_tokens=IdentityTokens(s.internal_token_secret),
         codes=Codes(frozenset(d.code for d in j.departments), frozenset(g.code for g in j.grids),
                     frozenset(e.code for e in j.external_systems)),
         policy=TokenPolicy(s.token_secret, s.access_token_ttl, s.refresh_token_ttl, s.refresh_reuse_grace),

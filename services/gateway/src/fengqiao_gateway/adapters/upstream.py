@@ -1,12 +1,18 @@
-"""Outgoing HTTP to the services: pooled httpx clients, timeouts, retries for idempotent requests."""
+"""Outgoing HTTP to the services: the proxy path on the httptools client (``FastUpstreams``, adapters/h1client.py),
+event streams and tests' injected transports on pooled httpx clients (``Upstreams``); both with timeouts and
+retries of idempotent requests on connection errors, behind the same interface (``send``, ``get_json``, ``close``)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
+
+from .h1client import ConnectFailed, H1Pool, H1Response, ProtocolFailed
 
 log = structlog.get_logger("fengqiao.gateway.upstream")
 
@@ -83,5 +89,64 @@ class Upstreams:
             return 0, None
         try:
             return r.status_code, r.json()
+        except ValueError:
+            return r.status_code, None
+
+
+class FastUpstreams:
+    """One httptools keep-alive pool per service (same interface as ``Upstreams``)."""
+
+    def __init__(self, base_urls: dict[str, str], *, connect_timeout: float, timeout: float | None,
+                 max_connections: int, retries: int, keepalive_expiry: float = 4.0):
+        self.base_urls = {k: v.rstrip("/") for k, v in base_urls.items()}
+        self.retries = retries
+        self.pools: dict[str, H1Pool] = {}
+        self._prefix: dict[str, str] = {}
+        for name, url in self.base_urls.items():
+            u = urlsplit(url)
+            if u.scheme != "http" or not u.hostname:
+                raise ValueError(f"{name}: only http://host:port upstreams are supported, not {url!r}")
+            self.pools[name] = H1Pool(u.hostname, u.port or 80, max_connections=max_connections,
+                                      connect_timeout=connect_timeout, timeout=timeout,
+                                      keepalive_expiry=keepalive_expiry)
+            self._prefix[name] = u.path.rstrip("/")
+
+    async def close(self) -> None:
+        for p in self.pools.values():
+            await p.close()
+
+    async def send(self, service: str, method: str, path: str, query: str, headers: list[tuple[str, str]],
+                   body, *, idempotent: bool) -> H1Response:
+        """Send and return a streaming response (the caller reads it to the end or closes it)."""
+        pool = self.pools[service]
+        target = self._prefix[service] + path + (f"?{query}" if query else "")
+        attempts = 1 + (self.retries if idempotent else 0)
+        for attempt in range(attempts):
+            try:
+                return await pool.request(method, target, headers, body)
+            except TimeoutError as exc:
+                log.warning("upstream timeout", service=service, path=path)
+                raise UpstreamUnavailable(service, timeout=True) from exc
+            except (ConnectFailed, ProtocolFailed) as exc:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                    continue
+                log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+                raise UpstreamUnavailable(service) from exc
+            except ValueError as exc:  # a header the service must not get (line breaks)
+                log.warning("upstream request refused", service=service, path=path, error=repr(exc))
+                raise UpstreamUnavailable(service) from exc
+        raise UpstreamUnavailable(service)  # pragma: no cover - loop always returns or raises
+
+    async def get_json(self, service: str, path: str, wait: float = 3.0) -> tuple[int, dict | None]:
+        try:
+            async with asyncio.timeout(wait):
+                r = await self.pools[service].request("GET", self._prefix[service] + path,
+                                                      [("accept", "application/json")], b"")
+                body = await r.aread()
+        except (TimeoutError, ConnectFailed, ProtocolFailed):
+            return 0, None
+        try:
+            return r.status_code, json.loads(body)
         except ValueError:
             return r.status_code, None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from fengqiao_common.auth import IDENTITY_HEADER
 from fengqiao_common.errors import ApiError
 
@@ -21,7 +20,8 @@ DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "x-r
                            "date"}) | INTERNAL_HEADERS
 
 
-def response_headers(upstream: httpx.Response, decision) -> dict[str, str]:
+def response_headers(upstream, decision) -> dict[str, str]:
+    """The answer's headers (an httpx or h1client response) without hop-by-hop and internal ones, plus limits."""
     out = {k: v for k, v in upstream.headers.items() if k.lower() not in DROP_RESPONSE}
     out["x-ratelimit-limit"] = str(decision.limit)
     out["x-ratelimit-remaining"] = str(decision.remaining)

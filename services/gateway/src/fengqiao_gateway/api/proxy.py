@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from fengqiao_common.auth import IDENTITY_HEADER, Principal, mint_identity
+from fengqiao_common.auth import IDENTITY_HEADER, Principal
 from fengqiao_common.errors import ApiError, DomainError, Unauthenticated, to_api_error
 from fengqiao_common.logging import request_id_var
 from starlette.background import BackgroundTask
@@ -68,7 +68,6 @@ async def _authenticate(request: Request, deps: Deps, ip: str | None) -> tuple[P
     """(principal or None for anonymous, rate-limit bucket, limit per minute, the body if it had to be read).
     Credentials come from the headers (or Open311's query); only an Open311 form that may carry the key is
     read first, within the default body limit, and only from an address not refused for failures."""
-    rid = request_id_var.get()
     s = deps.settings
     path = request.url.path
     token = bearer(request)
@@ -90,13 +89,13 @@ async def _authenticate(request: Request, deps: Deps, ip: str | None) -> tuple[P
         if token is not None:
             account, _sid = await auth_uc.authenticate_access(deps.uow(), token, cache=deps.cache,
                                                              secret=s.token_secret)
-            return account.principal(rid), f"user:{account.id}", s.rate_limit_user_per_minute, body
+            return account.principal(), f"user:{account.id}", s.rate_limit_user_per_minute, body
         assert key is not None
         scope, own_limit = await auth_uc.authenticate_key(deps.uow(), key, cache=deps.cache)
     except Unauthenticated:
         await count_failure(deps, ip)
         raise
-    return scope.principal(rid), f"key:{scope.id}", own_limit or s.rate_limit_key_per_minute, body
+    return scope.principal(), f"key:{scope.id}", own_limit or s.rate_limit_key_per_minute, body
 
 
 def _strip_api_key(query: str) -> str:
@@ -163,7 +162,7 @@ async def _forward(request: Request) -> Response:
     headers += [("x-request-id", rid or ""), ("x-forwarded-for", ip or ""),
                 ("x-forwarded-proto", request.url.scheme), ("x-forwarded-host", request.headers.get("host", ""))]
     if principal is not None:
-        headers.append((IDENTITY_HEADER, mint_identity(principal, s.internal_token_secret)))
+        headers.append((IDENTITY_HEADER, deps.identity_tokens.get(principal)))  # cached per principal
     query = paging.cap_query(_strip_api_key(request.url.query), s.page_size_cap)
     idempotent = method in routing.IDEMPOTENT_METHODS
     if body is None and idempotent:
