@@ -64,7 +64,7 @@ async def test_a_code_sent_to_the_partys_phone_signs_without_any_login():
         "login", "otp", "login")
     assert [x["submitted_by"] for x in uow.db.signatures if x["signer"] == f"party:{k['b']}"] == [f"otp:{k['b']}"]
     [ev] = uow.events_of(SessionSealed)
-    assert ev.by.id == "system"
+    assert (ev.by.id, ev.by.role) == (f"otp:{k['b']}", "party")  # the code holder, no login
 
 
 async def test_in_person_is_witnessed_shown_and_never_the_only_channel():

@@ -2,7 +2,7 @@ from pathlib import Path
 from typing import Literal
 
 from fengqiao_common.settings import ServiceSettings
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 DEV_COURT_SECRET = "dev-only-court-callback-secret-0123456789"
@@ -54,6 +54,11 @@ class Settings(ServiceSettings):
     seal_key_file: Path | None = None
     seal_private_key: str | None = None
     seal_retired_public_keys: list[str] = []  # base64 / PEM public keys of earlier keys, still published
+
+    @field_validator("seal_key_file", "seal_private_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> "Settings":

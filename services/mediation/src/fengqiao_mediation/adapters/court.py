@@ -3,6 +3,10 @@
 Requests to the court carry ``Authorization: Bearer <court_api_key>``. The court's callbacks carry
 ``X-Court-Timestamp`` and ``X-Court-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` with the
 shared ``court_callback_secret``; callbacks older than ``MAX_SKEW`` seconds are refused (replay).
+
+An application (``apply``) carries the agreement PDF (with the signed record bundle attached), the signed
+chain-head statement of the day the mediation's last record was sealed (``seal_statement``) and the published
+seal keys (``seal_keys``): the court can check the records without our database (docs/mediation-records.md).
 """
 
 from __future__ import annotations

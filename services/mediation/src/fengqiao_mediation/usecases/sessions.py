@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, Forbidden, invalid
 from fengqiao_common.ids import new_id
-from fengqiao_events.payloads.common import SYSTEM
+from fengqiao_events.payloads.common import Actor
 from fengqiao_events.payloads.mediation import SessionSealed
 
 from ..adapters.sms import SmsSender
@@ -155,7 +155,8 @@ async def sign(uow: MediationUoW, principal: Principal | None, session_id: str, 
         sigs = (await uow.signatures.for_sessions([session_id])).get(session_id, [])
         if rules.required_signers(med["mediator_id"], list(parties)) <= {x["signer"] for x in sigs} \
                 and signing.seal_problem(list(parties), sigs) is None:
-            await _seal(uow, principal, med, s, sigs)
+            by = common.actor(principal) if principal else Actor(id=f"otp:{cmd.party_id}", role="party")
+            await _seal(uow, by, med, s, sigs)
             sealed_now = True
         await uow.commit()
     out = await _session_view(uow, session_id)
@@ -173,7 +174,7 @@ async def _session_view(uow: MediationUoW, session_id: str) -> dict:
     return views.session(s, sigs, rules.required_signers(med["mediator_id"], party_ids), mediator=mediator)
 
 
-async def _seal(uow: MediationUoW, p: Principal | None, med: dict, s: dict, sigs: list[dict]) -> None:
+async def _seal(uow: MediationUoW, by: Actor, med: dict, s: dict, sigs: list[dict]) -> None:
     """All required signatures are in: seal the record into the mediation's hash chain, and sign the seal with
     the service's key (which the database does not hold)."""
     last = await uow.sessions.last_sealed(med["id"])
@@ -185,7 +186,6 @@ async def _seal(uow: MediationUoW, p: Principal | None, med: dict, s: dict, sigs
     await uow.sessions.update(s["id"], status="sealed", chain_index=index, prev_hash=prev,
                               sealed_at=sealed["sealed_at"], record_hash=h, seal_key_id=seal["key_id"],
                               seal_signature=seal["signature"])
-    by = common.actor(p) if p is not None else SYSTEM
     uow.emit(SessionSealed(**common.ref(med), at=sealed["sealed_at"], by=by, session_id=s["id"],
                            seq=s["seq"], record_hash=h, points_agreed=len(s["points_agreed"]),
                            points_outstanding=len(s["points_outstanding"])))
