@@ -79,11 +79,17 @@ async def test_a_department_reads_a_case_only_once_it_holds_an_order_on_it_and_i
     r = await client.get(f"/api/v1/cases/{case['id']}", headers={**rss, **where})
     [party] = r.json()["parties"]
     assert party["name"] == "张三丰" and party["phone"] == "13812345678"
+    assert r.headers["x-fengqiao-audit-fields"] == "name,phone,id_number(masked)"
+    assert r.headers["x-fengqiao-audit-purpose"] == "handle_order"
+    assert r.headers["x-fengqiao-audit-subjects"] == case["case_no"]
     assert party["id_card"] == "1101**********002X" and ID not in r.text  # never a full ID number
     assert case["id"] in await _ids(client, dept_key)
+    r = await client.get("/api/v1/cases/export.csv", headers=rss, params={"grid": "WH-60"})
+    assert case["case_no"] in r.headers["x-fengqiao-audit-subjects"].split(",")
     text = await _export(client, rss, grid="WH-60")
     assert case["case_no"] in text and "13812345678" in text and ID not in text
-    assert (await client.get(f"/api/v1/attachments/{att['id']}", headers=rss)).content == PNG
+    r = await client.get(f"/api/v1/attachments/{att['id']}", headers=rss)
+    assert r.content == PNG and r.headers["x-fengqiao-audit-subjects"] == case["id"]
     # another department still reads nothing of it
     assert (await client.get(f"/api/v1/cases/{case['id']}", headers=pcs)).status_code == 404
     assert case["id"] not in await _ids(client, pcs)
@@ -99,7 +105,7 @@ async def test_a_department_reads_a_case_only_once_it_holds_an_order_on_it_and_i
     assert detail["department"] == "RSS" and detail["case_no"] == case["case_no"]
     assert not [x for x in r.json()["items"] if x["actor_id"] == "officer-pcs-1"]
     # who may read the log: admin and the data-protection officer; not the officer
-    dpo = identity_headers(roles=["data_protection_officer"], sub="dpo-1")
+    dpo = identity_headers(roles=["dpo"], sub="dpo-1")
     r = await client.get("/api/v1/cases/access-log", headers=dpo, params={"actor": "officer-rss-1"})
     assert r.status_code == 200 and r.json()["total"] >= 3
     r = await client.get("/api/v1/cases/access-log", headers=dpo, params={"resident": ID, "actor": "officer-rss-1"})

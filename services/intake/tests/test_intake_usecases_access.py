@@ -20,7 +20,7 @@ PCS = Principal(sub="officer-pcs", name="派出所干部", roles=["department_of
 RSS_KEY = Principal(sub="key-rss", kind="api_key", roles=["department_system"], department="RSS")
 MEDIATOR = Principal(sub="med-user", roles=["mediator"], mediator_id="med-1")
 OTHER_MEDIATOR = Principal(sub="med-user-2", roles=["mediator"], mediator_id="med-2")
-DPO = Principal(sub="dpo-1", roles=["data_protection_officer"])
+DPO = Principal(sub="dpo-1", roles=["dpo"])
 ID = "11010519491231002X"
 CTX = AccessContext(request_id="req-1", client_address="203.0.113.7")
 
@@ -52,6 +52,10 @@ async def test_a_department_reads_only_cases_it_holds_an_order_on_contact_in_ful
             await reads.get_case(uow, who, other["id"], ctx=CTX)
     detail = await reads.get_case(uow, RSS, case["case_no"], ctx=CTX)
     assert detail.case["parties"][0]["id_card"] != ID
+    # what the gateway's audit is told (X-Fengqiao-Audit-*)
+    assert detail.disclosure.headers() == {"X-Fengqiao-Audit-Fields": "name,phone,id_number(masked)",
+                                           "X-Fengqiao-Audit-Purpose": "handle_order",
+                                           "X-Fengqiao-Audit-Subjects": case["case_no"]}
     # another department: not in the list, 404 on the detail
     assert (await reads.list_cases(uow, PCS, reads.CaseQuery())).total == 0
     with pytest.raises(NotFound):
@@ -104,8 +108,14 @@ async def test_grid_workers_leaders_and_systems_see_parties_masked_and_write_no_
         detail = await reads.get_case(uow, who, ref)
         for party in detail.case["parties"]:
             assert party["masked"] is True and party.get("phone") != "13812345678"
-    shown = (await reads.get_case(uow, WORKER, case["id"])).case
+    worker_view = await reads.get_case(uow, WORKER, case["id"])
+    shown = worker_view.case
     assert shown["description"] and shown["address"] == "外海大道 1 号"  # free text and address: yes
+    assert worker_view.disclosure.fields == ("name(masked)", "phone(masked)", "id_number(masked)")
+    assert worker_view.disclosure.purpose == "grid_management"
+    page = await reads.list_cases(uow, leader, reads.CaseQuery())
+    assert page.disclosure.purpose == "oversight" and set(page.disclosure.subjects) == {case["case_no"],
+                                                                                         demand["case_no"]}
     assert uow.db.access_log == []
 
 
@@ -123,6 +133,8 @@ async def test_a_dispatcher_reads_contact_data_and_reveals_an_id_number_only_wit
     revealed = await reads.get_case(uow, DISPATCHER, case["id"],
                                     reveal=reads.Reveal("id_number", "identity_verification"), ctx=CTX)
     assert revealed.case["parties"][0]["id_card"] == ID and revealed.case["parties"][0]["id_card_masked"] is False
+    assert revealed.disclosure.fields == ("name", "phone", "id_number")
+    assert revealed.disclosure.purpose == "identity_verification"
     row = uow.db.access_log[-1]
     assert row["fields"] == ["parties.name", "parties.phone", "parties.id_card"]
     assert row["purpose"] == "identity_verification" and row["action"] == "detail"

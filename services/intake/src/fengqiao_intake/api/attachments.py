@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from fengqiao_common.auth import CurrentPrincipal
 from fengqiao_common.errors import ApiError
 
-from ..domain.access import AccessContext
+from ..domain.access import PURPOSE_CASEWORK, AccessContext, Disclosure
 from ..usecases import attachments as uc
 from . import DepsDep, IdempotencyKey, replayed
 from .schemas import AttachmentMeta, file_response
@@ -39,6 +39,7 @@ async def upload(response: Response, d: DepsDep, principal: CurrentPrincipal,
 async def download(attachment_id: str, d: DepsDep, principal: CurrentPrincipal,
                    ctx: Annotated[AccessContext, Depends(access_context)]) -> Response:
     row, data = await uc.read_attachment(d.uow(), principal, attachment_id, storage=d.storage, ctx=ctx)
+    told = Disclosure(("attachment",), PURPOSE_CASEWORK, (row["case_id"],) if row["case_id"] else ())
     return Response(data, media_type=row["content_type"],
                     headers={"X-Content-SHA256": row["sha256"], "X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": "attachment"})
+                             "Content-Disposition": "attachment", **told.headers()})

@@ -70,7 +70,7 @@ async def submit_demand(body: DemandIn, response: Response, d: DepsDep,
 
 @router.get("", operation_id="list_cases", response_model=CaseList,
             summary="Cases visible to the caller (personal data masked)")
-async def list_cases(d: DepsDep, principal: CurrentPrincipal,
+async def list_cases(d: DepsDep, principal: CurrentPrincipal, response: Response,
                      status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
                      category: str | None = Query(None, max_length=40),
                      grid: str | None = Query(None, max_length=20),
@@ -79,6 +79,7 @@ async def list_cases(d: DepsDep, principal: CurrentPrincipal,
                      *, ctx: AccessCtx):
     page = await reads.list_cases(d.uow(), principal, reads.CaseQuery(status, category, grid, channel, limit, offset),
                                   ctx=ctx)
+    response.headers.update(page.disclosure.headers())
     return {"items": [case_summary(r) for r in page.items], "total": page.total,
             "limit": page.limit, "offset": page.offset}
 
@@ -97,7 +98,8 @@ async def export_cases(d: DepsDep, principal: CurrentPrincipal,
                                     ctx=ctx)
     return Response(cases_csv([case_summary(r) for r in page.items]),
                     media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
+                    headers={"Content-Disposition": 'attachment; filename="cases.csv"',
+                             **page.disclosure.headers()})
 
 
 @router.get("/access-log", operation_id="list_pii_access_log", response_model=AccessLogPage,
@@ -118,10 +120,11 @@ async def pii_access_log(d: DepsDep, principal: CurrentPrincipal,
 @router.get("/{ref}", operation_id="get_case", response_model=CaseDetail,
             summary="A case (by id or case number) with status and timeline; the ID number in full only for a "
                     "dispatcher with ?reveal=id_number&purpose=... (recorded)")
-async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal, ctx: AccessCtx,
+async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal, ctx: AccessCtx, response: Response,
                    reveal: Literal["id_number"] | None = Query(None, description="show the full ID number"),
                    purpose: Purpose | None = Query(None, description="why (required with reveal; recorded)")):
     detail = await reads.get_case(d.uow(), principal, ref, reveal=reads.Reveal(reveal, purpose), ctx=ctx)
+    response.headers.update(detail.disclosure.headers())
     return {
         **case_summary(detail.case),
         "timeline": [timeline_entry(t) for t in detail.timeline],

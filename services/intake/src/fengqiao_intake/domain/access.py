@@ -13,14 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fengqiao_common.auth import ADMIN, DISPATCHER, MEDIATOR, Principal
+from fengqiao_common.auth import (
+    ADMIN,
+    DISPATCHER,
+    DPO,
+    EXTERNAL_SYSTEM,
+    GRID_WORKER,
+    LEADER,
+    MEDIATOR,
+    SERVICE,
+    Principal,
+)
 from fengqiao_common.errors import Forbidden, invalid
 
 from . import pii
 from .visibility import DEPARTMENT_ROLES, Links
 
-# not (yet) a role of fengqiao_common.auth: the gateway has to be able to grant it (see the report)
-DATA_PROTECTION_OFFICER = "data_protection_officer"
+DATA_PROTECTION_OFFICER = DPO  # fengqiao_common.auth.DPO ("dpo")
 AUDIT_READERS = (ADMIN, DATA_PROTECTION_OFFICER)
 REVEAL_ID_ROLES = (DISPATCHER,)
 # why a dispatcher may read a full ID number (the request names one; it is recorded)
@@ -35,6 +44,12 @@ PURPOSE_DISPATCH = "dispatch"  # 受理、分派、回访
 PURPOSE_ORDER = "handle_order"  # 部门处置工单
 PURPOSE_MEDIATION = "mediation"  # 人民调解
 PURPOSE_CASEWORK = "casework"  # reading an attachment of a visible case
+# the purpose of masked views, by role (told to the gateway's audit; nothing in full, no row here)
+MASKED_PURPOSES = ((GRID_WORKER, "grid_management"), (LEADER, "oversight"), (ADMIN, "administration"),
+                   (EXTERNAL_SYSTEM, "own_request"), (SERVICE, "service"))
+# party field -> the name in the gateway's audit contract (X-Fengqiao-Audit-Fields, docs/design.md)
+AUDIT_NAMES = (("name", "name"), ("phone", "phone"), ("email", "email"), ("id_card", "id_number"))
+MAX_SUBJECTS = 200
 
 CONTACT_FIELDS = ("name", "phone", "email")
 
@@ -88,7 +103,8 @@ def case_view(principal: Principal, links: Links, *, reveal: str | None = None) 
         return View(contact=True, purpose=PURPOSE_ORDER, role=dept_role)
     if principal.has(MEDIATOR) and principal.mediator_id and principal.mediator_id in links.mediators:
         return View(contact=True, purpose=PURPOSE_MEDIATION, role=MEDIATOR)
-    return MASKED
+    role, purpose = next(((r, p) for r, p in MASKED_PURPOSES if principal.has(r)), (None, None))
+    return View(purpose=purpose, role=role)
 
 
 def needs_links(principal: Principal) -> bool:
@@ -128,12 +144,51 @@ def audit_row(principal: Principal, *, action: str, object_type: str, object_id:
 
 
 def case_read(principal: Principal, case: dict, links: Links, *, action: str, ctx: AccessContext, at: datetime,
-              reveal: str | None = None) -> tuple[dict, dict | None]:
-    """One case as ``principal`` may see it (parties shaped), and its audit row (None: nothing in full)."""
+              reveal: str | None = None) -> tuple[dict, View, dict | None]:
+    """One case as ``principal`` may see it (parties shaped), the view, and its audit row (None: nothing in full)."""
     view = case_view(principal, links, reveal=reveal)
     shown = {**case, "parties": shape_parties(case.get("parties") or [], view)}
     fields = unmasked_fields(case.get("parties") or [], view)
     if not fields:
-        return shown, None
-    return shown, audit_row(principal, action=action, object_type="case", object_id=case["id"], case=case,
-                            fields=fields, purpose=view.purpose, role=view.role, ctx=ctx, at=at)
+        return shown, view, None
+    return shown, view, audit_row(principal, action=action, object_type="case", object_id=case["id"], case=case,
+                                  fields=fields, purpose=view.purpose, role=view.role, ctx=ctx, at=at)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What an answer holds, for the gateway's audit (``X-Fengqiao-Audit-*``): the personal fields
+    (``id_number(masked)`` when masked in every case shown), the purpose, the cases it is about."""
+
+    fields: tuple[str, ...] = ()
+    purpose: str | None = None
+    subjects: tuple[str, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        if not self.fields:
+            return {}
+        out = {"X-Fengqiao-Audit-Fields": ",".join(self.fields)}
+        if self.purpose:
+            out["X-Fengqiao-Audit-Purpose"] = self.purpose[:64]
+        if self.subjects:
+            out["X-Fengqiao-Audit-Subjects"] = ",".join(self.subjects[:MAX_SUBJECTS])
+        return out
+
+
+NOTHING_DISCLOSED = Disclosure()
+
+
+def disclosure(shown: list[tuple[dict, View]]) -> Disclosure:
+    """``shown``: (the case as stored, the view it was shown through), for every case of one answer."""
+    full: dict[str, bool] = {}
+    purposes = []
+    for case, view in shown:
+        parties = case.get("parties") or []
+        for field, name in AUDIT_NAMES:
+            if any(p.get(field) for p in parties):
+                in_full = view.id_number if field == "id_card" else view.contact
+                full[name] = full.get(name, False) or in_full
+        if view.purpose and view.purpose not in purposes:
+            purposes.append(view.purpose)
+    fields = tuple(n if full[n] else f"{n}(masked)" for _f, n in AUDIT_NAMES if n in full)
+    return Disclosure(fields, ",".join(purposes) or None, tuple(c["case_no"] for c, _v in shown))

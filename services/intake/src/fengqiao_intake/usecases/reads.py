@@ -37,6 +37,7 @@ class CasePage:
     total: int
     limit: int
     offset: int
+    disclosure: access.Disclosure = access.NOTHING_DISCLOSED
 
 
 @dataclass
@@ -47,6 +48,7 @@ class CaseDetail:
     requesters: int
     duplicate_of_case_no: str | None
     merged_into_case_no: str | None
+    disclosure: access.Disclosure = access.NOTHING_DISCLOSED
 
 
 @dataclass
@@ -58,19 +60,20 @@ class Reveal:
 
 
 async def _shaped(uow: IntakeUoW, principal: Principal, rows: list[dict], *, action: str, ctx: AccessContext,
-                  reveal: str | None = None) -> list[dict]:
+                  reveal: str | None = None) -> tuple[list[dict], access.Disclosure]:
     links = await uow.cases.links([r["id"] for r in rows]) if access.needs_links(principal) else {}
     at = uow.now()
-    shown, audit = [], []
+    shown, views, audit = [], [], []
     for r in rows:
-        item, row = access.case_read(principal, r, links.get(r["id"], NO_LINKS), action=action, ctx=ctx, at=at,
-                                     reveal=reveal)
+        item, view, row = access.case_read(principal, r, links.get(r["id"], NO_LINKS), action=action, ctx=ctx,
+                                           at=at, reveal=reveal)
         shown.append(item)
+        views.append((r, view))
         if row is not None:
             audit.append(row)
     if audit:
         await uow.access_log.add(audit)
-    return shown
+    return shown, access.disclosure(views)
 
 
 async def list_cases(uow: IntakeUoW, principal: Principal, q: CaseQuery, *, ctx: AccessContext = AccessContext(),
@@ -80,9 +83,9 @@ async def list_cases(uow: IntakeUoW, principal: Principal, q: CaseQuery, *, ctx:
             case_scope(principal), filters={"status": q.status, "category": q.category, "grid": q.grid,
                                             "channel": q.channel},
             limit=q.limit, offset=q.offset)
-        items = await _shaped(uow, principal, rows, action=action, ctx=ctx)
+        items, told = await _shaped(uow, principal, rows, action=action, ctx=ctx)
         await uow.commit()
-    return CasePage(items, total, q.limit, q.offset)
+    return CasePage(items, total, q.limit, q.offset, told)
 
 
 async def export_cases(uow: IntakeUoW, principal: Principal, q: CaseQuery, *,
@@ -97,12 +100,13 @@ async def get_case(uow: IntakeUoW, principal: Principal, ref: str, *, reveal: Re
     async with uow:
         case = await visible_case(uow, principal, ref)
         nos = await uow.cases.case_nos([case["duplicate_of"], case["merged_into"]])
-        (shown,) = await _shaped(uow, principal, [case], action="detail", ctx=ctx, reveal=purpose)
+        (shown,), told = await _shaped(uow, principal, [case], action="detail", ctx=ctx, reveal=purpose)
         detail = CaseDetail(
             case=shown, timeline=await uow.timeline.of_case(case["id"]),
             attachments=await uow.attachments.of_case(case["id"]),
             requesters=await uow.cases.requester_count(case["id"]),
             duplicate_of_case_no=nos.get(case["duplicate_of"]), merged_into_case_no=nos.get(case["merged_into"]),
+            disclosure=told,
         )
         await uow.commit()
     return detail
