@@ -153,6 +153,13 @@ async def test_a_forged_event_is_dead_lettered_not_applied_nor_marked(event_db, 
         await eventually(lambda: consumer.ready.is_set(), timeout=30)
         await publish(kafka_bootstrap, forged_intake, forged_unknown, genuine)
         await eventually(lambda: genuine.id in applied, timeout=30)
+
+        async def committed():
+            async with engine.connect() as c:
+                return await c.scalar(text("SELECT count(*) FROM processed_events WHERE event_id = :e"),
+                                      {"e": genuine.id}) == 1
+
+        await eventually(committed, timeout=30)  # the handler ran: wait for the consumer's commit
         await eventually(lambda: len([e for _r, e in dlq.events if e and e.id in {forged_intake.id, forged_unknown.id}])
                          == 2, timeout=30)
     assert applied == [genuine.id]
