@@ -6,7 +6,7 @@ WEB_DIRS := $(wildcard services/*/web)
 APT_PACKAGES := chromium fonts-noto-cjk
 PYTEST_ARGS ?=
 
-.PHONY: help install uv python-deps web-deps system-deps run up stop test test-fast lint asyncapi bench chaos demo clean
+.PHONY: help install uv python-deps web-deps web-build system-deps run up stop test test-fast lint asyncapi bench chaos demo clean
 
 help:
 	@echo "make run     start the whole system (embedded PostgreSQL + Kafka broker + services), print URLs"
@@ -25,7 +25,7 @@ python-deps: uv
 	  echo "make: Python 3.11+ is needed (python3 --version), or uv (https://docs.astral.sh/uv/)"; exit 1; }
 	@$(UV) sync --all-packages --locked --quiet
 
-# The big screen's ECharts and the API docs' Swagger UI come from npm (services/*/web/package.json).
+# The big screen's ECharts, the API docs' Swagger UI and the console's packages come from npm (services/*/web/package.json).
 web-deps:
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "make: npm is needed (Node.js 18+ with npm) to fetch the web assets of services/*/web:"; \
@@ -38,6 +38,18 @@ web-deps:
 	  fi; \
 	done
 
+# The staff console (Vue 3 + Element Plus, services/gateway/web/src) is built by Vite into web/dist, which the
+# gateway serves at /console/; `npm run build` also regenerates the typed API client from web/openapi.json and
+# type-checks it (vue-tsc), so a renamed API field fails here. Rebuilt only when a source is newer than the build.
+CONSOLE := services/gateway/web
+CONSOLE_SRC := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(wildcard $(CONSOLE)/index.html $(CONSOLE)/vite.config.ts \
+  $(CONSOLE)/tsconfig.json $(CONSOLE)/openapi.json $(CONSOLE)/package-lock.json)
+web-build: web-deps $(CONSOLE)/dist/index.html
+
+$(CONSOLE)/dist/index.html: $(CONSOLE_SRC)
+	@echo "building the staff console ($(CONSOLE)/dist)"
+	@npm run build --prefix $(CONSOLE) --silent
+
 # Debian packages for browser tests and the agreement PDF's CJK font (skipped when present).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,7 +59,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-install: python-deps web-deps
+install: python-deps web-deps web-build
 
 run: install
 	@$(UV) run fengqiao-stack run
