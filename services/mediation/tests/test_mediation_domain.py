@@ -1,9 +1,11 @@
 """Unit tests of the pure domain: matcher ranking on a fixed roster, free slots, hash chain, demo pool."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fengqiao_mediation.adapters.sealkey import SealKeyMissing, load_keyring
 from fengqiao_mediation.config import Settings
 from fengqiao_mediation.domain import records, rules
 from fengqiao_mediation.domain.demo import demo_mediators
@@ -135,20 +137,21 @@ def test_demo_pool_is_the_seed_mix_and_deterministic():
 SEAL_KEY = "11" * 32  # a fixed Ed25519 private key (hex)
 
 
-def test_production_refuses_development_secrets_and_sms():
+def test_production_refuses_development_secrets_sms_and_no_seal_key():
     strong = "x" * 40
     with pytest.raises(ValidationError, match="COURT_CALLBACK_SECRET"):
         Settings(environment="production", internal_token_secret=strong)
     with pytest.raises(ValidationError, match="SMS_PROVIDER"):
         Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
                  court_api_key="real-key")
-    with pytest.raises(ValidationError, match="SEAL_KEY_FILE"):
-        Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
-                 court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send")
     s = Settings(environment="production", internal_token_secret=strong, court_callback_secret=strong,
-                 court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send",
-                 seal_private_key=SEAL_KEY)
+                 court_api_key="real-key", sms_provider="http", sms_http_url="https://sms.example.invalid/send")
     assert s.sms_provider == "http"
+    with pytest.raises(SealKeyMissing, match="SEAL_KEY_FILE"):  # production does not start without a seal key
+        load_keyring(s)
+    with pytest.raises(SealKeyMissing):  # nor with a key file that is not there
+        load_keyring(s.model_copy(update={"seal_key_file": Path("/nonexistent/seal.pem")}))
+    assert not load_keyring(s.model_copy(update={"seal_private_key": SEAL_KEY})).ephemeral
 
 
 def test_production_app_has_no_development_routes():

@@ -50,7 +50,8 @@ class Settings(ServiceSettings):
 
     # Seals (Ed25519): the private key is never in the database. A PEM (PKCS#8) or base64/hex raw key, from
     # a file (SEAL_KEY_FILE; created with a new key outside production when missing) or the value itself
-    # (SEAL_PRIVATE_KEY). Neither: an ephemeral key per process (development and tests, with a warning).
+    # (SEAL_PRIVATE_KEY). Neither: an ephemeral key per process (development and tests, with a warning); in
+    # production the service refuses to start (adapters/sealkey.load_keyring, when the deps are built).
     seal_key_file: Path | None = None
     seal_private_key: str | None = None
     seal_retired_public_keys: list[str] = []  # base64 / PEM public keys of earlier keys, still published
@@ -69,7 +70,5 @@ class Settings(ServiceSettings):
                 raise ValueError("MEDIATION_COURT_API_KEY must be set in production")
             if self.sms_provider == "dev":
                 raise ValueError("MEDIATION_SMS_PROVIDER=dev is not allowed in production")
-            if not self.seal_private_key and not (self.seal_key_file and self.seal_key_file.is_file()):
-                raise ValueError("MEDIATION_SEAL_KEY_FILE (an existing Ed25519 key file) or "
-                                 "MEDIATION_SEAL_PRIVATE_KEY must be set in production")
+
         return self

@@ -23,19 +23,26 @@ def _write_new(path: Path) -> Keyring:
     return ring
 
 
+class SealKeyMissing(RuntimeError):
+    """Production without a seal key: the service refuses to start."""
+
+
 def load_keyring(settings) -> Keyring:
     """The private key from ``seal_private_key`` or ``seal_key_file``; outside production a missing file is
     created with a new key, and no setting at all gives an ephemeral key (records sealed with it cannot be
-    verified after a restart). Production refuses to start without a key (config.Settings)."""
+    verified after a restart). In production, no key (or a missing file) refuses to start (``SealKeyMissing``,
+    raised while the service's deps are built)."""
     retired = tuple(load_public(k) for k in settings.seal_retired_public_keys)
+    production = settings.environment == "production"
+    if production and not settings.seal_private_key and not (settings.seal_key_file and settings.seal_key_file.is_file()):
+        raise SealKeyMissing("MEDIATION_SEAL_KEY_FILE (an existing Ed25519 key file) or MEDIATION_SEAL_PRIVATE_KEY "
+                             "must be set in production: records are sealed with a key the database does not hold")
     if settings.seal_private_key:
         return Keyring(load_private(settings.seal_private_key), retired)
     path = settings.seal_key_file
     if path is not None:
         if path.is_file():
             return Keyring(load_private(path.read_bytes()), retired)
-        if settings.environment == "production":  # pragma: no cover - refused by the settings already
-            raise RuntimeError(f"seal key file {path} does not exist")
         try:
             ring = _write_new(path)
         except FileExistsError:  # another process of this run wrote it first
