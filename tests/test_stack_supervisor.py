@@ -142,3 +142,46 @@ def test_run_secrets_are_new_each_run_private_and_keep_the_database_password(tmp
     assert "GATEWAY_TOKEN_SECRET" not in env and runsecrets.PG_PASSWORD not in env
     assert env["FQ_INTERNAL_TOKEN_SECRET"] == third["FQ_INTERNAL_TOKEN_SECRET"]
     assert os.environ.get("FQ_INTERNAL_TOKEN_SECRET") != third["FQ_INTERNAL_TOKEN_SECRET"]
+
+
+class FakeBroker:
+    def __init__(self):
+        self.proc = FakeProc()
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        self.proc = FakeProc()
+
+
+def test_a_dead_broker_is_recovered_once_and_a_failed_recovery_is_tried_again(tmp_path, monkeypatch):
+    stack, clock, lines, sup = make(tmp_path)
+    stack.broker = FakeBroker()
+    stack.broker_started_at = 1000.0
+    calls = []
+
+    def recover():
+        calls.append(clock.t)
+        if len(calls) == 1:
+            raise OSError("port still taken")
+        stack.broker.start()
+        return {"intake": 3, "dispatch": 4}
+
+    monkeypatch.setattr(sup, "recover_broker", recover)
+    sup.check()
+    assert calls == []  # alive: nothing to do
+    stack.broker.proc.crash()
+    sup.check()
+    assert calls == [0.0] and any("broker recovery failed, trying again" in line for line in lines)
+    clock.t = 1.0
+    sup.check()
+    assert calls == [0.0]  # waits 2 s before the next try
+    clock.t = 2.5
+    sup.check()
+    assert calls == [0.0, 2.5] and stack.broker.proc.poll() is None
+    assert sup.broker_recoveries == [{"exit": -9, "done": True, "seconds": sup.broker_recoveries[0]["seconds"],
+                                      "replayed": {"intake": 3, "dispatch": 4}}]
+    assert any("7 events replayed from the outbox (intake 3, dispatch 4)" in line for line in lines)
+    clock.t = 10
+    sup.check()
+    assert len(calls) == 2  # back to normal

@@ -85,6 +85,7 @@ class Stack:
         self.run_secrets: dict[str, str] = {}
         self.supervisor_pid: int | None = os.getpid()  # None: nobody watches it (``up``)
         self.given_up: list[str] = []
+        self.broker_started_at = time.time()
 
     # -- paths and urls -----------------------------------------------------------------------
     @property
@@ -155,6 +156,7 @@ class Stack:
                 self.pg.start()
             if not self.bootstrap:
                 self.broker = TansuBroker(self.kafka_port, logfile=self.logs / "broker.log")
+                self.broker_started_at = time.time()  # what it had came after this (supervisor's replay)
                 self.broker.start()
                 self.bootstrap = self.broker.bootstrap
             self._write_state()

@@ -60,7 +60,7 @@ class Supervisor:
         self.restarts = 0
         self.broker_recoveries: list[dict] = []
         self._broker_alive_wall = time.time()
-        self._broker_started_wall = time.time()
+        self._broker_started_wall = getattr(stack, "broker_started_at", time.time())
         self._next_broker_try = 0.0
         self._logfile = stack.logs / "supervisor.log"
 
