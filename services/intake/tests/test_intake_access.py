@@ -37,6 +37,8 @@ async def _report(client, grid: str, **over) -> dict:
                                             "role": "requester"}], **over)
     r = await client.post("/api/v1/cases/grid-events", json=body, headers=gw)
     assert r.status_code == 201, r.text
+    assert r.headers["x-fengqiao-audit-fields"] == "name(masked),phone(masked),id_number(masked)"
+    assert r.headers["x-fengqiao-audit-purpose"] == "registration"
     return r.json()
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fengqiao_common.auth import DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, CurrentPrincipal, require_roles
 
-from ..domain.access import DATA_PROTECTION_OFFICER, ID_PURPOSES, AccessContext
+from ..domain.access import DATA_PROTECTION_OFFICER, ID_PURPOSES, AccessContext, disclosure, echo_view
 from ..domain.status import STATUSES
 from ..schemas import DemandIn, GridEventIn, MergeIn, PetitionIn, RatingIn, RegradeIn
 from ..usecases import case_admin, reads
@@ -35,6 +35,7 @@ AccessCtx = Annotated[AccessContext, Depends(access_context)]
 def _created(response: Response, result: Created, principal) -> dict:
     replayed(response, result.created)
     response.headers["Location"] = f"/api/v1/cases/{result.item['id']}"
+    response.headers.update(disclosure([(result.item, echo_view(principal))]).headers())
     return {**created_summary(result.item, principal), "duplicate_flagged": result.item.get("duplicate_of") is not None}
 
 

@@ -44,6 +44,7 @@ PURPOSE_DISPATCH = "dispatch"  # 受理、分派、回访
 PURPOSE_ORDER = "handle_order"  # 部门处置工单
 PURPOSE_MEDIATION = "mediation"  # 人民调解
 PURPOSE_CASEWORK = "casework"  # reading an attachment of a visible case
+PURPOSE_REGISTRATION = "registration"  # the answer to a create: the caller's own input
 # the purpose of masked views, by role (told to the gateway's audit; nothing in full, no row here)
 MASKED_PURPOSES = ((GRID_WORKER, "grid_management"), (LEADER, "oversight"), (ADMIN, "administration"),
                    (EXTERNAL_SYSTEM, "own_request"), (SERVICE, "service"))
@@ -115,7 +116,7 @@ def needs_links(principal: Principal) -> bool:
 def echo_view(principal: Principal) -> View:
     """The answer to a create: the caller's own input, contact data as entered only where the
     caller's role reads it anyway (the dispatcher); the ID number masked. Not a read: not audited."""
-    return View(contact=principal.has(DISPATCHER))
+    return View(contact=principal.has(DISPATCHER), purpose=PURPOSE_REGISTRATION)
 
 
 def shape_parties(parties: list[dict], view: View) -> list[dict]:
