@@ -10,11 +10,10 @@ from urllib.parse import parse_qsl, urlencode
 from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from fengqiao_common.auth import IDENTITY_HEADER, Principal
 from fengqiao_common.errors import ApiError, DomainError, Unauthenticated, to_api_error
 from fengqiao_common.logging import request_id_var
-from starlette.background import BackgroundTask
 
 from ..adapters.upstream import UpstreamUnavailable
 from ..deps import Deps
@@ -25,7 +24,7 @@ from ..usecases import audit as audit_uc
 from ..usecases import auth as auth_uc
 from . import streams
 from .access import bearer, client_ip, count_failure, refuse_failing_address, too_many
-from .forwarding import DROP_REQUEST, response_headers, upstream_error
+from .forwarding import DROP_REQUEST, ProxiedResponse, response_headers, upstream_error
 
 router = APIRouter(include_in_schema=False)
 
@@ -218,8 +217,7 @@ async def _forward(request: Request) -> Response:
             out_headers["content-length"] = str(len(content))
             return Response(content, status_code=upstream.status_code, headers=out_headers)
 
-    return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=out_headers,
-                             background=BackgroundTask(upstream.aclose))
+    return ProxiedResponse(upstream, upstream.status_code, out_headers)
 
 
 for _prefix, _service in routing.all_prefixes():
