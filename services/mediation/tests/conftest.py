@@ -20,7 +20,8 @@ async def stack(service_settings, kafka_bootstrap, tmp_path_factory):
         Settings, "mediation", suffix="svc", court_base_url=f"http://127.0.0.1:{court_port}",
         court_callback_url=f"http://127.0.0.1:{port}/api/v1/mediation/court/callback", reminder_interval=3600.0,
         consumer_group=f"mediation-test-{uuid.uuid4().hex[:6]}",
-        outbox_poll_interval=0.2, seal_key_file=seal_key_file)
+        outbox_poll_interval=0.2, seal_key_file=seal_key_file,
+        seal_statement_dir=tmp_path_factory.mktemp("statements"))
     court_app = create_court(SimulatorSettings(auto_decide_after=None, callback_backoff=0.1))
     app = create_app(settings)
     async with serve(court_app, court_port) as court_url, serve(app, port) as url:

@@ -3,6 +3,7 @@ mediator's attempt to sign for a party is refused, in-person signing is witnesse
 channel, seals are Ed25519 signatures by a key the database does not hold, and the offline verifier (run as
 a subprocess on exported files) catches a row rewritten and re-hashed, and a record signed by another key."""
 
+import asyncio
 import base64
 import io
 import json
@@ -160,6 +161,15 @@ async def test_public_seal_routes_refuse_a_bad_day(stack):
     assert r.status_code == 200 and body["statement"]["heads"] == [] and body["statement"]["final"] is True
     keys = seals.PublishedKeys.from_entries((await stack.client.get(f"{API}/seal-keys")).json()["keys"])
     assert keys.check(body["statement"], body["key_id"], body["signature"]) is None
+    # the past days' statements are also written as files (MEDIATION_SEAL_STATEMENT_DIR)
+    for _ in range(100):
+        files = sorted(stack.settings.seal_statement_dir.glob("statement-*.json"))
+        if len(files) == 7:
+            break
+        await asyncio.sleep(0.1)
+    assert len(files) == 7
+    last = json.loads(files[-1].read_text())
+    assert last["statement"]["final"] and keys.check(last["statement"], last["key_id"], last["signature"]) is None
 
 
 async def test_demo_data_lets_the_demo_party_sign_its_own_record(service_settings):

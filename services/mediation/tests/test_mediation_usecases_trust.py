@@ -4,6 +4,7 @@ Ed25519 key the database does not hold, the daily chain-head statement, the reco
 PDF checked offline against the published keys, the demo mediation for the demo logins."""
 
 import base64
+import json
 import re
 from datetime import timedelta
 
@@ -199,3 +200,36 @@ async def test_the_demo_mediation_links_the_demo_party_login():
     assert s["status"] == "open" and s["pending_signers"] == ["mediator:M001", "party:P001", "party:P002"]
     out = await sessions.sign(uow, party_p("P001"), s["id"], image("party", "P001"))
     assert out["signatures"][0]["channel"] == "login" and out["status"] == "open"
+
+
+class MemoryDir:
+    def __init__(self):
+        self.files: dict[str, dict] = {}
+
+    def exists(self, day: str) -> bool:
+        return day in self.files
+
+    def write(self, day: str, signed: dict) -> None:
+        self.files[day] = signed
+
+
+async def test_each_past_days_statement_is_written_once_as_a_file():
+    uow, out = FakeMediationUoW(), MemoryDir()
+    k = await sealed(uow)
+    day = uow.now().astimezone(uow.cfg.tz).date().isoformat()
+    first = await records_uc.export_daily_statements(uow, out=out)
+    assert len(first) == 7 and day not in first  # the 7 past days (empty ones too), today is not over yet
+    uow.clock.advance(timedelta(days=1))
+    assert await records_uc.export_daily_statements(uow, out=out) == [day]
+    assert out.files[day]["statement"]["heads"][0]["mediation_id"] == k["med"]
+    assert await records_uc.export_daily_statements(uow, out=out) == []  # once
+
+
+def test_the_statement_directory_writes_signed_json_files(tmp_path):
+    from fengqiao_mediation.adapters.statements import StatementDir
+
+    d = StatementDir(tmp_path / "statements")
+    signed = seals.Keyring.generate().signed(seals.daily_statement("2026-01-05", "Asia/Shanghai", [], final=True))
+    d.write("2026-01-05", signed)
+    assert d.exists("2026-01-05") and not d.exists("2026-01-06")
+    assert json.loads((tmp_path / "statements" / "statement-2026-01-05.json").read_text()) == signed

@@ -55,8 +55,10 @@ class Settings(ServiceSettings):
     seal_key_file: Path | None = None
     seal_private_key: str | None = None
     seal_retired_public_keys: list[str] = []  # base64 / PEM public keys of earlier keys, still published
+    seal_statement_dir: Path | None = None  # if set: each past day's signed statement written here as a file
+    seal_statement_interval: float = 3600.0  # seconds between checks for days without a statement file
 
-    @field_validator("seal_key_file", "seal_private_key", mode="before")
+    @field_validator("seal_key_file", "seal_private_key", "seal_statement_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, v):
         return None if isinstance(v, str) and not v.strip() else v

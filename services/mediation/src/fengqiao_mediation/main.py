@@ -6,9 +6,10 @@ from fengqiao_common.app import Runtime, create_service_app
 from fengqiao_common.worker import periodic
 
 from . import consumers, deps
+from .adapters.statements import StatementDir
 from .api import DEV_ROUTERS, ROUTERS
 from .config import Settings
-from .usecases import mediators, reminders
+from .usecases import mediators, records, reminders
 
 log = structlog.get_logger("fengqiao.mediation")
 
@@ -31,6 +32,21 @@ async def deadline_reminders(runtime: Runtime) -> None:
     await periodic(step, d.settings.reminder_interval, name="deadline-reminders")
 
 
+async def daily_statements(runtime: Runtime) -> None:
+    """Each past day's signed chain-head statement as a file in MEDIATION_SEAL_STATEMENT_DIR (if set)."""
+    d: deps.Deps = runtime.deps
+    if d.settings.seal_statement_dir is None:
+        return
+    out = StatementDir(d.settings.seal_statement_dir)
+
+    async def step() -> None:
+        days = await records.export_daily_statements(d.uow(), out=out)
+        if days:
+            log.info("daily seal statements written", days=days, dir=str(out.path))
+
+    await periodic(step, d.settings.seal_statement_interval, name="seal-statements")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     routers = list(ROUTERS) + ([] if settings.environment == "production" else list(DEV_ROUTERS))
@@ -41,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=routers,
         deps=deps.build,
         consumers=consumers.specs,
-        background=[deadline_reminders],
+        background=[deadline_reminders, daily_statements],
         on_start=[seed],
     )

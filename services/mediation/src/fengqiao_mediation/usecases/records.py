@@ -131,3 +131,19 @@ def signed_agreement(agr: dict | None) -> dict | None:
     if agr is None or not agr.get("seal_statement"):
         return None
     return {"statement": agr["seal_statement"], "key_id": agr["seal_key_id"], "signature": agr["seal_signature"]}
+
+
+async def export_daily_statements(uow: MediationUoW, *, out, days_back: int = 7) -> list[str]:
+    """Write the final statement of each of the last ``days_back`` local days that has none yet (``out``:
+    ``exists(day)`` / ``write(day, signed)``, adapters/statements.py). Returns the days written."""
+    today = uow.now().astimezone(uow.cfg.tz).date()
+    written = []
+    for back in range(days_back, 0, -1):
+        day = (today - timedelta(days=back)).isoformat()
+        if out.exists(day):
+            continue
+        signed = await day_statement(uow, day)
+        if signed["statement"]["final"]:
+            out.write(day, signed)
+            written.append(day)
+    return written
