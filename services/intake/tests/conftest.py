@@ -9,6 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fengqiao_devstack.testing import EventProbe, eventually
+from fengqiao_events.registry import specs_of_owner
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,7 @@ async def intake_app(service_settings):
         max_body_bytes=100_000, webhook_allowed_hosts="127.0.0.1,localhost",
         webhook_allowed_private_networks="127.0.0.1/32", webhook_backoff_base=0.2, webhook_backoff_max=1.0,
         webhook_poll_interval=0.1, webhook_max_attempts=3, webhook_timeout=3.0,
+        sms_quiet_start="00:00", sms_quiet_end="00:00", sms_poll_interval=0.1,  # no quiet hours in tests
     )
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30):
@@ -47,8 +49,7 @@ def key() -> str:
     return f"k-{uuid.uuid4().hex}"
 
 
-INTAKE_TOPICS = ["grid.event.reported", "weak-signal.reported", "case.regraded", "case.merged", "case.rated",
-                 "case.reopened"]
+INTAKE_TOPICS = [s.topic for s in specs_of_owner("intake")]  # every topic intake publishes (the registry)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,9 @@ class FakeDB:
     case_departments: dict[tuple[str, str], datetime] = field(default_factory=dict)
     case_mediators: dict[tuple[str, str], datetime] = field(default_factory=dict)
     access_log: list[dict] = field(default_factory=list)
+    sms: dict[str, dict] = field(default_factory=dict)
+    opt_outs: dict[str, datetime] = field(default_factory=dict)
+    follow_ups: dict[str, dict] = field(default_factory=dict)
 
 
 class _Repo:
@@ -313,7 +316,7 @@ class FakeNewCases(_Repo):
                 if c["category"] == category and c["status"] not in ("closed", "merged") and c["reported_at"] >= since
                 and c["lat"] is not None and lat[0] <= c["lat"] <= lat[1] and lon[0] <= c["lon"] <= lon[1]]
 
-    def add(self, row: dict, *, requester: dict, timeline: dict) -> None:
+    def add(self, row: dict, *, requester: dict, timeline: dict, sms: dict | None = None) -> None:
         if self.before_add is not None:
             hook, self.before_add = self.before_add, None
             hook()
@@ -326,10 +329,69 @@ class FakeNewCases(_Repo):
                                    "requester_ref_scheme": pii.HMAC_SCHEME, **requester})
         self.db.timeline.append({"id": next(_ids), "case_id": row["id"], "status_effect": None, "department": None,
                                  "event_id": None, **timeline})
+        if sms is not None:
+            self.db.sms[sms["id"]] = {"case_id": row["id"], "status": "pending", "attempts": 0, "sent_at": None,
+                                      "provider_id": None, "last_error": None, "created_at": row["reported_at"], **sms}
 
     def link_attachments(self, ids: list[str], case_id: str) -> None:
         for i in ids:
             self.db.attachments[i]["case_id"] = case_id
+
+
+class FakeSms(_Repo):
+    async def enqueue(self, row: dict) -> bool:
+        if any(r["send_key"] == row["send_key"] for r in self.db.sms.values()):
+            return False
+        self.db.sms[row["id"]] = {"attempts": 0, "sent_at": None, "provider_id": None, "last_error": None, **row}
+        return True
+
+    async def claim_due(self, now: datetime, limit: int) -> list[dict]:
+        due = sorted((r for r in self.db.sms.values() if r["status"] == "pending" and r["not_before"] <= now),
+                     key=lambda r: r["not_before"])
+        return [dict(r) for r in due[:limit]]
+
+    async def update(self, sms_id: str, **values) -> None:
+        self.db.sms[sms_id].update(values)
+
+    async def of_case(self, case_id: str) -> list[dict]:
+        return [dict(r) for r in self.db.sms.values() if r["case_id"] == case_id]
+
+    async def opted_out(self, requester_ref: str | None) -> bool:
+        return bool(requester_ref) and requester_ref in self.db.opt_outs
+
+    async def opt_out(self, requester_ref: str, at: datetime) -> None:
+        self.db.opt_outs.setdefault(requester_ref, at)
+
+
+class FakeFollowUps(_Repo):
+    async def open_task(self, row: dict) -> bool:
+        if any(t["case_id"] == row["case_id"] and t["cycle"] == row["cycle"] for t in self.db.follow_ups.values()):
+            return False
+        self.db.follow_ups[row["id"]] = {"rating": None, "solved": None, "channel": None, "comment": None,
+                                         "by": None, "done_at": None, **row}
+        return True
+
+    async def of_cycle(self, case_id: str, cycle: int, *, lock: bool = False) -> dict | None:
+        return next((dict(t) for t in self.db.follow_ups.values()
+                     if t["case_id"] == case_id and t["cycle"] == cycle), None)
+
+    async def get(self, task_id: str, *, lock: bool = False) -> dict | None:
+        t = self.db.follow_ups.get(task_id)
+        return dict(t) if t is not None else None
+
+    async def update(self, task_id: str, **values) -> None:
+        self.db.follow_ups[task_id].update(values)
+
+    async def list(self, *, status, to_leader, limit: int, offset: int) -> tuple[list[dict], int]:
+        rows = [t for t in self.db.follow_ups.values() if (status is None or t["status"] == status)
+                and (to_leader is None or t["to_leader"] == to_leader)]
+        rows.sort(key=lambda t: (t["due_at"], t["id"]))
+        out = []
+        for t in rows[offset:offset + limit]:
+            c = self.db.cases[t["case_id"]]
+            out.append(dict(t) | {"case_no": c["case_no"], "summary": c["summary"], "case_status": c["status"],
+                                  "category": c["category"]})
+        return out, len(rows)
 
 
 class FakeIntakeUoW(FakeUnitOfWork):
@@ -347,6 +409,8 @@ class FakeIntakeUoW(FakeUnitOfWork):
         self.weak_signals = FakeWeakSignals(self)
         self.webhooks = FakeWebhooks(self)
         self.new_cases = FakeNewCases(self)
+        self.sms = FakeSms(self)
+        self.follow_ups = FakeFollowUps(self)
         self._committed_in_block = False
 
     async def __aenter__(self):

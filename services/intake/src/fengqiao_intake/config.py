@@ -66,6 +66,31 @@ class Settings(ServiceSettings):
     # requester rows rekeyed per transaction by the background task (pre-HMAC refs -> HMAC)
     rekey_batch: int = 500
 
+    # text messages to residents (pre-approved templates; the codes of the approved templates by name)
+    sms_enabled: bool = True
+    sms_provider: Literal["simulator", "aliyun"] = "simulator"
+    sms_sign_name: str = "枫桥"
+    sms_templates: dict[str, str] = Field(default_factory=lambda: {
+        "accepted": "SMS_FQ_ACCEPTED", "on_site": "SMS_FQ_ON_SITE", "result": "SMS_FQ_RESULT",
+        "rating_ask": "SMS_FQ_RATING_ASK", "duplicate": "SMS_FQ_DUPLICATE"})
+    sms_quiet_start: str = "21:00"  # local time (INTAKE_TIMEZONE): messages wait until sms_quiet_end
+    sms_quiet_end: str = "08:00"
+    sms_poll_interval: float = 2.0
+    sms_batch: int = 20
+    sms_max_attempts: int = 5
+    sms_retry_seconds: float = 300.0
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    aliyun_sms_region: str = "cn-hangzhou"
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: str = Field("", repr=False)
+    # follow-up (回访): the task's deadline in calendar days after the centre verified a result; how often an
+    # unsatisfied / unsolved answer reopens a case before it goes to the leader instead
+    follow_up_days: float = 3.0
+    follow_up_max_reopens: int = 2
+    # the public case page: wrong query codes allowed per case number and client within the window
+    public_lookup_limit: int = 10
+    public_lookup_window_seconds: float = 600.0
+
     @property
     def requester_key_bytes(self) -> bytes:
         return (self.requester_key or DEV_REQUESTER_KEY).encode()
@@ -76,6 +101,13 @@ class Settings(ServiceSettings):
                 not self.requester_key or self.requester_key == DEV_REQUESTER_KEY or len(self.requester_key) < 32):
             raise ValueError("INTAKE_REQUESTER_KEY must be set to a random value of at least 32 characters in "
                              "production (it keys the requester pseudonyms; keep it secret, keep it stable)")
+        return self
+
+    @model_validator(mode="after")
+    def _aliyun_configured(self) -> "Settings":
+        if self.sms_provider == "aliyun" and not (self.aliyun_access_key_id and self.aliyun_access_key_secret):
+            raise ValueError("INTAKE_SMS_PROVIDER=aliyun needs INTAKE_ALIYUN_ACCESS_KEY_ID and "
+                             "INTAKE_ALIYUN_ACCESS_KEY_SECRET")
         return self
 
     @model_validator(mode="after")

@@ -42,7 +42,7 @@ def specs(runtime, *, group: str | None = None) -> list[ConsumerSpec]:
 
     async def on_event(session, envelope, payload) -> None:
         deps = runtime.deps
-        await record_event(deps.uow_joined(session), envelope, payload)
+        await record_event(deps.uow_joined(session), envelope, payload, after=deps.consequences)
 
     return [ConsumerSpec(name=group or CONSUMER_GROUP, handlers=dict.fromkeys(sorted(handled_topics()), on_event),
                          ignores=IGNORES)]

@@ -7,13 +7,15 @@ import structlog
 from fastapi import FastAPI
 from fengqiao_common.app import Runtime, create_service_app
 from fengqiao_common.bodylimit import BodyLimitMiddleware
+from fengqiao_common.sms import dev_router
 from fengqiao_common.worker import periodic
 
 from . import consumers, deps
 from .adapters.egress import HttpSender
-from .api import attachments, cases, catalogue, open311, weak_signals, webhooks
+from .api import attachments, cases, catalogue, follow_ups, open311, public, weak_signals, webhooks
 from .config import Settings
 from .domain.webhooks import RetryPolicy
+from .usecases.notifications import SmsPump
 from .usecases.pseudonyms import rekey_requesters
 from .usecases.webhook_delivery import DeliveryPump
 
@@ -48,6 +50,15 @@ async def webhook_worker(runtime: Runtime) -> None:
             await pump.close()
 
 
+async def sms_worker(runtime: Runtime) -> None:
+    """Background task: send the residents' due messages (the SMS outbox), each send key once."""
+    d: deps.Deps = runtime.deps
+    if d.ctx.sms is None or d.sms is None:
+        return
+    pump = SmsPump(d.uow, d.sms, d.ctx.sms, clock=d.clock, batch=d.settings.sms_batch)
+    await periodic(pump.step, d.settings.sms_poll_interval, name="sms", busy_at=d.settings.sms_batch)
+
+
 async def requester_rekey(runtime: Runtime) -> None:
     """Background task, once at start-up: requester refs from before the HMAC recomputed with the key
     (batches of ``INTAKE_REKEY_BATCH``; replicas share the work through SKIP LOCKED)."""
@@ -59,20 +70,28 @@ async def requester_rekey(runtime: Runtime) -> None:
         log.info("requester refs rekeyed with the HMAC", rows=total)
 
 
+def _simulator(app: FastAPI):
+    runtime = getattr(app.state, "runtime", None)
+    return runtime.deps.simulator if runtime is not None and runtime.deps is not None else None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     group = consumers.CONSUMER_GROUP  # read now: a test may patch it around create_app
 
+    routers = [cases.router, catalogue.router, attachments.router, weak_signals.router, webhooks.router,
+               open311.router, public.router, follow_ups.router]
+    if settings.environment != "production" and settings.sms_provider == "simulator":
+        routers.append(dev_router(lambda: _simulator(app)))  # what the simulator "sent": /dev/sms
     app = create_service_app(
         settings,
         title="Fengqiao intake",
         description="Intake: grid-event reports, walk-in petitions, external demands, Open311 GeoReport v2, "
         "case status and timeline, webhooks, satisfaction follow-up, duplicates",
-        routers=[cases.router, catalogue.router, attachments.router, weak_signals.router, webhooks.router,
-                 open311.router],
+        routers=routers,
         deps=deps.build,
         consumers=lambda runtime: consumers.specs(runtime, group=group),
-        background=[webhook_worker, requester_rekey],
+        background=[webhook_worker, requester_rekey, sms_worker],
         on_start=[_seed],
         on_stop=[_close],
     )

@@ -76,6 +76,20 @@ class CaseRegraded(Payload):
     at: datetime
 
 
+@register("case.transferred", label_zh="移交其他网格", label_en="moved to another grid", key="case_id",
+          owner="intake", description="The centre moved a case to another grid (and its community), with a reason.")
+class CaseTransferred(Payload):
+    case_id: str
+    case_no: str
+    from_grid: str | None = None
+    to_grid: str
+    from_community: str | None = None
+    to_community: str | None = None
+    reason: str
+    by: Actor
+    at: datetime
+
+
 @register(
     "case.merged", label_zh="合并至其他案件", label_en="merged into another case",
     key="case_id",
@@ -104,6 +118,10 @@ class CaseRated(Payload):
     comment: str | None = None
     by: Actor
     at: datetime
+    solved: bool | None = Field(None, description="the requester's answer to \"was the problem solved?\" (None: not asked)")
+    channel: Literal["call", "sms", "public_page", "external", "staff"] | None = Field(
+        None, description="how the answer was given: a follow-up call, an SMS reply, the public case page, an "
+        "external system, or staff without saying (None: before this field)")
 
 
 @register(

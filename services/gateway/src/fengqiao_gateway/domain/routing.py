@@ -6,6 +6,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "intake": (
         "/open311/v2", "/api/v1/cases", "/api/v1/catalogue", "/api/v1/webhooks", "/api/v1/attachments",
         "/api/v1/weak-signal-reports",
+        # the residents' public case page (anonymous: case number + query code) and its API
+        "/api/v1/public", "/c",
     ),
     "dispatch": ("/api/v1/orders", "/api/v1/dispatch"),
     "mediation": ("/api/v1/mediation",),

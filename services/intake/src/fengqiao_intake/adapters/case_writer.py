@@ -51,8 +51,9 @@ CASE_COLUMNS = (
     "grade_reasons", "keywords", "district", "street", "community", "grid", "lat", "lon", "address", "media_url",
     "summary", "description", "people_involved", "parties", "occurred_at", "reported_at", "reporter", "status",
     "status_at", "duplicate_of", "merged_into", "last_rating", "last_rating_at", "idem_caller", "idem_key",
-    "idem_hash", "updated_at",
+    "idem_hash", "updated_at", "query_code_hash",
 )
+SMS_COLUMNS = ("id", "send_key", "template", "params", "phone", "requester_ref", "not_before")
 
 
 def _insert_case_sql() -> str:
@@ -68,6 +69,10 @@ WITH c AS (
 ), t AS (
     INSERT INTO case_timeline (case_id, at, kind, status_effect, actor, note, detail)
     SELECT id, {p[3]}, {p[4]}, NULL, {p[5]}, {p[6]}, {p[7]} FROM c
+), s AS (
+    INSERT INTO sms_outbox (case_id, status, {", ".join(SMS_COLUMNS)})
+    SELECT id, 'pending', {", ".join(f"${n + 15 + i}" for i in range(len(SMS_COLUMNS)))} FROM c
+    WHERE ${n + 15}::text IS NOT NULL
 )
 INSERT INTO outbox (event_id, topic, key, lane, headers, value)
 SELECT {p[8]}, {p[9]}, {p[10]}, {p[11]}, ${n + 13}, ${n + 14} FROM c
@@ -161,8 +166,9 @@ class CaseWriter:
         await conn.execute(LINK_ATTACHMENTS, ids, case_id)
 
     async def insert_case(self, conn: asyncpg.Connection, row: dict, *, requester: dict, timeline: dict,
-                          outbox: dict) -> None:
-        """The case row, its first requester and timeline entry and its outbox row, in one statement.
+                          outbox: dict, sms: dict | None = None) -> None:
+        """The case row, its first requester and timeline entry, its outbox row and the acceptance message
+        to the resident (``sms``, if any), in one statement.
 
         Raises ``asyncpg.UniqueViolationError`` (``constraint_name`` tells which) like the INSERTs would."""
         args = [row[c] for c in CASE_COLUMNS]
@@ -170,6 +176,7 @@ class CaseWriter:
                  timeline["at"], timeline["kind"], timeline["actor"], timeline["note"], timeline["detail"],
                  outbox["event_id"], outbox["topic"], outbox["key"], outbox["lane"], outbox["headers"],
                  outbox["value"]]
+        args += [sms[c] for c in SMS_COLUMNS] if sms else [None] * len(SMS_COLUMNS)
         await conn.execute(INSERT_CASE, *args)
 
 
@@ -203,8 +210,8 @@ class NewCaseRepository:
                                    lon: tuple[float, float]) -> list[dict]:
         return [dict(r) for r in await self.writer.duplicate_candidates(self.conn, category, since, lat, lon)]
 
-    def add(self, row: dict, *, requester: dict, timeline: dict) -> None:
-        self.staged = {"row": row, "requester": requester, "timeline": timeline}
+    def add(self, row: dict, *, requester: dict, timeline: dict, sms: dict | None = None) -> None:
+        self.staged = {"row": row, "requester": requester, "timeline": timeline, "sms": sms}
 
     def link_attachments(self, ids: list[str], case_id: str) -> None:
         self.links = (ids, case_id)
@@ -213,7 +220,8 @@ class NewCaseRepository:
         assert self.staged is not None and len(envelopes) == 1, "one new case, one event"
         try:
             await self.writer.insert_case(self.conn, self.staged["row"], requester=self.staged["requester"],
-                                          timeline=self.staged["timeline"], outbox=outbox_row(envelopes[0]))
+                                          timeline=self.staged["timeline"], outbox=outbox_row(envelopes[0]),
+                                          sms=self.staged["sms"])
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "uq_cases_idempotency":
                 raise KeyTaken(exc.constraint_name) from exc

@@ -73,6 +73,8 @@ cases = Table(
     Column("merged_into", Text),
     Column("last_rating", Text),
     _ts("last_rating_at"),
+    # the resident's query code (issued at acceptance, shown once by SMS): SHA-256, never the code
+    Column("query_code_hash", Text),
     # idempotency: the same caller + key creates one case (a unique constraint decides)
     Column("idem_caller", Text),
     Column("idem_key", Text),
@@ -270,4 +272,59 @@ idempotency_keys = Table(
     Column("request_hash", Text, nullable=False),
     Column("resource_id", Text, nullable=False),
     _ts("created_at", nullable=False, default=True),
+)
+
+
+# Text messages to residents, written in the transaction of the state change that causes them and sent by
+# the SMS worker. ``send_key`` (unique) makes a re-delivered event or a second worker no second message;
+# the phone is kept only until the message is sent (or given up), the parameters are the template's only.
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("send_key", Text, nullable=False, unique=True),
+    Column("case_id", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("phone", Text),
+    Column("requester_ref", Text),
+    Column("status", Text, nullable=False),  # pending | sent | failed | opted_out
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _ts("not_before", nullable=False, default=True),
+    _ts("created_at", nullable=False, default=True),
+    _ts("sent_at"),
+    Column("provider_id", Text),
+    Column("last_error", Text),
+    Index("ix_sms_outbox_due", "not_before", postgresql_where=text("status = 'pending'")),
+)
+
+# Residents who asked for no more messages (by requester pseudonym: no phone number kept for it).
+sms_opt_outs = Table(
+    "sms_opt_outs",
+    metadata,
+    Column("requester_ref", Text, primary_key=True),
+    _ts("at", nullable=False, default=True),
+)
+
+# Follow-up (回访) tasks: one per case and handling cycle, created when the centre verifies a result;
+# done when the requester's answer is recorded (a call, an SMS reply, the public page); ``to_leader`` when
+# the answer would reopen the case more often than allowed.
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    _ts("created_at", nullable=False, default=True),
+    _ts("due_at", nullable=False),
+    Column("status", Text, nullable=False),  # open | done
+    Column("rating", Text),
+    Column("solved", Boolean),
+    Column("channel", Text),
+    Column("comment", Text),
+    Column("by", JSONB),
+    _ts("done_at"),
+    Column("to_leader", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("case_id", "cycle", name="uq_follow_ups_cycle"),
+    Index("ix_follow_ups_open", "due_at", postgresql_where=text("status = 'open'")),
 )

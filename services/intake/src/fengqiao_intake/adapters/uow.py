@@ -9,7 +9,9 @@ from .repositories import (
     AccessLogRepository,
     AttachmentRepository,
     CaseRepository,
+    FollowUpRepository,
     IdempotencyRepository,
+    SmsRepository,
     TimelineRepository,
     WeakSignalRepository,
     WebhookRepository,
@@ -24,6 +26,8 @@ class IntakeUoW(SqlUnitOfWork):
     webhooks: WebhookRepository
     idempotency: IdempotencyRepository
     access_log: AccessLogRepository
+    sms: SmsRepository
+    follow_ups: FollowUpRepository
 
     def _bind(self, session: AsyncSession) -> None:
         self.cases = CaseRepository(session)
@@ -33,3 +37,5 @@ class IntakeUoW(SqlUnitOfWork):
         self.webhooks = WebhookRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.access_log = AccessLogRepository(session)
+        self.sms = SmsRepository(session)
+        self.follow_ups = FollowUpRepository(session)

@@ -19,11 +19,13 @@ from fengqiao_events.payloads.common import Location
 
 from ..domain import duplicates, geo, grading, pii
 from ..domain import idempotency as idem
+from ..domain import notifications as sms_rules
 from ..domain.case_no import format_case_no
 from ..domain.timeline import note
 from ..domain.visibility import may_report_in
 from ..schemas import CaseIn, DemandIn, GridEventIn, PetitionIn
 from .common import Context, Created, actor, actor_json, bad
+from .notifications import sms_row
 
 if TYPE_CHECKING:
     from ..adapters.case_writer import NewCaseUoW
@@ -116,6 +118,7 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
                     body.category, duplicates.window_start(at, s.duplicate_window_hours), lat_box, lon_box)
                 duplicate_of = duplicates.nearest(lat, lon, candidates, s.duplicate_radius_m)
             who = actor_json(principal)
+            code = sms_rules.new_query_code()
             row = {
                 "id": case_id, "case_no": case_no, "channel": channel, "sub_channel": cmd.sub_channel,
                 "source_system": source_system, "external_ref": getattr(body, "external_ref", None),
@@ -130,11 +133,16 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
                 "last_rating": None, "last_rating_at": None,
                 "idem_caller": caller if key else None, "idem_key": key,
                 "idem_hash": request_hash if key else None, "updated_at": at,
+                "query_code_hash": sms_rules.query_code_hash(case_no, code),
             }
+            # the acceptance message: the case number and the query code, to the requester only
+            sms = sms_row(ctx.sms, row, "accepted", {"case_no": case_no, "code": code},
+                          key=f"accepted:{case_id}", now=at) if ctx.sms else None
             uow.new_cases.add(
                 row, requester={"source_system": source_system, "channel": channel, "requester_ref": req_ref},
                 timeline={"at": at, "kind": "case.reported", "actor": who, "note": note("case.reported", case_no),
-                          "detail": {"channel": channel, "duplicate_of": duplicate_of}})
+                          "detail": {"channel": channel, "duplicate_of": duplicate_of}},
+                sms=sms)
             if ids:
                 uow.new_cases.link_attachments(ids, case_id)
             uow.emit(GridEventReported(

@@ -29,6 +29,13 @@ class Context:
         self.timezone = ZoneInfo(self.settings.timezone)
 
     @property
+    def sms(self):
+        """The resident messages' policy (quiet hours, template codes), or None when they are off."""
+        from .notifications import policy_of
+
+        return policy_of(self.settings)
+
+    @property
     def requester_key(self) -> bytes:
         """The HMAC key of ``requester_ref`` (INTAKE_REQUESTER_KEY)."""
         return self.settings.requester_key_bytes

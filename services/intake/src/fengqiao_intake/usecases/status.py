@@ -53,9 +53,11 @@ async def recompute_status(uow: IntakeUoW, case: dict, *, note_text: str, at: da
     return new
 
 
-async def record_event(uow: IntakeUoW, env: Envelope, payload: BaseModel) -> bool:
+async def record_event(uow: IntakeUoW, env: Envelope, payload: BaseModel, *, after=None) -> bool:
     """Consumer side: one order / check-in / mediation / closure event onto its case's timeline (and
-    status). False when there is nothing to do: no case, an unknown case, or a duplicate delivery."""
+    status). False when there is nothing to do: no case, an unknown case, or a duplicate delivery.
+    ``after(uow, case, topic, data, old_status=, event_id=)`` adds its consequences in the same transaction
+    (the resident's messages, the follow-up task: ``followups.consequences``)."""
     case_id = getattr(payload, "case_id", None)
     if not case_id:
         return False  # a mediation matter that did not come from a case
@@ -80,7 +82,10 @@ async def record_event(uow: IntakeUoW, env: Envelope, payload: BaseModel) -> boo
         if mediator:
             await uow.cases.link_mediator(case_id, mediator, at)
         await uow.cases.update(case_id, updated_at=uow.now())
+        old = case["status"]
         if effect is not None:
             await recompute_status(uow, case, note_text=text, at=at)
+        if after is not None:
+            await after(uow, case, kind, data, old_status=old, event_id=env.id)
         await uow.commit()
     return True

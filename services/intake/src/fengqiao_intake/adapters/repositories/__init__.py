@@ -2,8 +2,11 @@
 
 from .access_log import AccessLogRepository
 from .cases import CaseRepository, TimelineRepository
+from .followups import FollowUpRepository
 from .misc import AttachmentRepository, IdempotencyRepository, WeakSignalRepository
+from .sms import SmsRepository
 from .webhooks import WebhookRepository
 
-__all__ = ["AccessLogRepository", "AttachmentRepository", "CaseRepository", "IdempotencyRepository", "TimelineRepository",
+__all__ = ["AccessLogRepository", "AttachmentRepository", "CaseRepository", "FollowUpRepository", "IdempotencyRepository", "SmsRepository",
+           "TimelineRepository",
            "WeakSignalRepository", "WebhookRepository"]
