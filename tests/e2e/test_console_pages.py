@@ -35,7 +35,7 @@ async def test_console_dispatch_mediation_and_admin_pages(stack):
     base = stack.gateway_url
     pw = {u["username"]: u["password"] for u in stack.credentials()["users"]}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    marker = uuid.uuid4().hex[:6]
+    marker = str(uuid.uuid4().int)[:6]
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
         t = (await c.post("/api/v1/auth/login", json={"username": "grid02", "password": pw["grid02"]})).json()
         r = await c.post("/api/v1/cases/grid-events", headers={"Authorization": f"Bearer {t['access_token']}"},

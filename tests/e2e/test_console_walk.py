@@ -48,7 +48,7 @@ VISIBLE_TEXT = """() => {
     if (!el || el.closest("[data-verbatim], script, style, noscript")) continue;
     if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
     const s = n.textContent.trim();
-    if (s) out.push(s);
+    if (s) out.push([s, !!el.closest("[data-user-text]")]);
   }
   return out;
 }"""
@@ -88,10 +88,11 @@ async def scan(page, lang: str) -> dict[str, list[str]]:
     """Raw keys, UUIDs and (in Chinese) English words among the visible text of the page."""
     texts = await page.evaluate(VISIBLE_TEXT)
     found: dict[str, list[str]] = {"uuid": [], "raw_key": [], "english": []}
-    for s in texts:
+    for s, typed_by_people in texts:  # what people typed (summaries, results, notes) may hold any word
         found["uuid"] += UUID.findall(s)
         if lang == "zh":
             found["raw_key"] += RAW_KEY.findall(s)
+        if lang == "zh" and not typed_by_people:
             found["english"] += [w for w in WORD.findall(UUID.sub("", s)) if w not in ALLOWED_LATIN]
     return found
 
@@ -110,7 +111,7 @@ async def walk(base: str, creds: dict) -> dict:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     pw = {u["username"]: u for u in creds["users"]}
-    marker = uuid.uuid4().hex[:6]
+    marker = str(uuid.uuid4().int)[:6]
     photo = ARTIFACTS / "site-photo.jpg"
     photo.write_bytes(PHOTO)
     out: dict = {}

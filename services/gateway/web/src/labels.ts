@@ -154,3 +154,12 @@ export const medCategoryName = (code?: string | null) =>
   !code ? "" : ref.catalogue?.domains.find((x) => x.code === code)?.name && state.lang === "zh"
     ? ref.catalogue!.domains.find((x) => x.code === code)!.name
     : MED_CATEGORY[code] ? lbl(MED_CATEGORY, code) : domainName(code);
+
+/** A catalogue duration ("15m", "24h", "3d", "7wd") in words. */
+export const duration = (d?: string | null) => {
+  const m = /^(\d+)(m|h|d|wd)$/.exec(d || "");
+  if (!m) return d || "";
+  const zh = { m: "分钟", h: "小时", d: "天", wd: "个工作日" }[m[2]]!;
+  const en = { m: "min", h: "h", d: "days", wd: "working days" }[m[2]]!;
+  return state.lang === "zh" ? `${m[1]}${zh}` : `${m[1]} ${en}`;
+};
