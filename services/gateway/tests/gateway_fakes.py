@@ -122,7 +122,7 @@ class FakeAudit:
         self.s = store
 
     async def add(self, *rows: dict) -> None:
-        seen = {r.get("uid") for r in self.s.audit} - {None}
+        seen = self.s.__dict__.setdefault("audit_uids", set())  # the unique index on uid
         for r in rows:
             if r.get("uid") is None or r["uid"] not in seen:
                 self.s.audit.append({"id": next(_ids), **r})
