@@ -72,13 +72,13 @@ async def test_service_exports_the_named_series(service, service_settings, kafka
     ) as client:
         assert (await client.get("/healthz")).status_code == 200
         runtime = app.state.runtime
-        groups = [spec.name for spec in runtime.consumer_specs]
+        groups = [spec.name for spec in runtime.specs()]
         poison: dict[str, tuple[TopicPartition, int]] = {}
         if groups:
             producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
             await producer.start()
             try:
-                for spec in runtime.consumer_specs:
+                for spec in runtime.specs():
                     topic = sorted(spec.handlers)[0]
                     md = await producer.send_and_wait(topic, value=b"not a cloudevent", key=uuid.uuid4().hex.encode())
                     poison[spec.name] = (TopicPartition(topic, md.partition), md.offset)
