@@ -49,7 +49,25 @@ from fengqiao_events.registry import all_specs, all_topics
 
 pytestmark = pytest.mark.slow
 MARKER = "故障注入测试"
-SETTLE = 120  # bound on every wait for the system to catch up after a fault (the machine is loaded)
+SETTLE = 120  # bound on every wait for the system to catch up after a fault (the machine is loaded) ...
+STALL = 30  # ... past which a wait goes on only while what it waits for still moves (at most 3 x SETTLE)
+
+
+async def until(check, progress, deadline: float, interval: float = 1.0) -> bool:
+    """Await ``check()`` until it holds (True); after ``deadline`` (monotonic) only as long as ``progress()``
+    changed within the last STALL seconds (a loaded machine is late, not stuck), at most until 3 x SETTLE
+    past the deadline. False when it never held: the caller counts what is missing."""
+    last, moved = None, time.monotonic()
+    cap = deadline + 2 * SETTLE
+    while True:
+        if await check():
+            return True
+        now, seen = time.monotonic(), progress()
+        if seen != last:
+            last, moved = seen, now
+        if now > cap or (now > deadline and now - moved > STALL):
+            return False
+        await asyncio.sleep(interval)
 
 
 def durable_stack(**kw):
@@ -277,17 +295,17 @@ class Traffic:
                     pending.discard(cid)
             return not pending
 
-        with contextlib.suppress(AssertionError):
-            await eventually(dispatched, timeout=max(1.0, deadline - time.monotonic()), interval=1.0)
+        await until(dispatched, lambda: len(pending), deadline)
         n_orders = sum(len(o) for o in orders_of.values())
+        seen: list[Figures] = []
 
         async def analytics_caught_up() -> bool:
             f = await self.figures()
+            seen[:] = [f]
             return (f.a_cases - self.base.a_cases == len(ours) and f.a_orders - self.base.a_orders == n_orders
                     and f.a_referred - self.base.a_referred == len(self.referred))
 
-        with contextlib.suppress(AssertionError):
-            await eventually(analytics_caught_up, timeout=max(1.0, deadline - time.monotonic()), interval=0.5)
+        await until(analytics_caught_up, lambda: seen[0] if seen else None, deadline, interval=0.5)
 
         async def mediations(cid: str) -> list[dict]:
             return [m for m in await self.get("/api/v1/mediation/mediations", case_id=cid) if m["source"] == "referral"]
@@ -303,8 +321,7 @@ class Traffic:
                     unmediated.discard(cid)
             return not unmediated
 
-        with contextlib.suppress(AssertionError):
-            await eventually(mediated, timeout=max(1.0, deadline - time.monotonic()), interval=1.0)
+        await until(mediated, lambda: len(unmediated), deadline)
         recovery = time.monotonic() - t_fault
         await asyncio.sleep(2)  # give a late duplicate the chance to show up
 
