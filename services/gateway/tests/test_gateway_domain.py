@@ -17,6 +17,7 @@ SECRET = "s" * 40
     ("/api/v1/dispatch/rules", "dispatch"), ("/api/v1/mediation/bookings", "mediation"),
     ("/api/v1/analytics/overview", "analytics"), ("/screen", "analytics"), ("/screen/app.js", "analytics"),
     ("/api/v1/public/cases/WH-1", "intake"), ("/c/", "intake"), ("/c", "intake"), ("/cx", None),
+    ("/api/v1/follow-ups", "intake"), ("/api/v1/duplicates/C1/confirm", "intake"),
     ("/api/v1/casesX", None), ("/api/v1/auth/login", None), ("/console/", None), ("/", None),
 ])
 def test_routing_matches_whole_segments(path, service):

@@ -35,6 +35,7 @@ class FakeDB:
     sms: dict[str, dict] = field(default_factory=dict)
     opt_outs: dict[str, datetime] = field(default_factory=dict)
     follow_ups: dict[str, dict] = field(default_factory=dict)
+    duplicate_reviews: dict[str, dict] = field(default_factory=dict)
 
 
 class _Repo:
@@ -394,6 +395,27 @@ class FakeFollowUps(_Repo):
         return out, len(rows)
 
 
+class FakeDuplicates(_Repo):
+    async def pending(self, *, limit: int, offset: int, case_id: str | None = None) -> tuple[list[dict], int]:
+        rows = []
+        for c in self.db.cases.values():
+            if (not c["duplicate_of"] or c["merged_into"] or c["status"] in ("closed", "merged")
+                    or c["id"] in self.db.duplicate_reviews or (case_id and c["id"] != case_id)):
+                continue
+            p = self.db.cases[c["duplicate_of"]]
+            rows.append(dict(c) | {"candidate_id": p["id"], "candidate_no": p["case_no"],
+                                   "candidate_summary": p["summary"], "candidate_description": p["description"],
+                                   "candidate_status": p["status"], "candidate_reported_at": p["reported_at"]})
+        rows.sort(key=lambda r: (r["reported_at"], r["id"]), reverse=True)
+        return rows[offset:offset + limit], len(rows)
+
+    async def decide(self, row: dict) -> bool:
+        if row["case_id"] in self.db.duplicate_reviews:
+            return False
+        self.db.duplicate_reviews[row["case_id"]] = dict(row)
+        return True
+
+
 class FakeIntakeUoW(FakeUnitOfWork):
     repositories = ("db",)
 
@@ -411,13 +433,21 @@ class FakeIntakeUoW(FakeUnitOfWork):
         self.new_cases = FakeNewCases(self)
         self.sms = FakeSms(self)
         self.follow_ups = FakeFollowUps(self)
+        self.duplicates = FakeDuplicates(self)
         self._committed_in_block = False
 
     async def __aenter__(self):
+        # like the real one: a nested block joins the outer one (only the outermost keeps a snapshot)
+        self._depth = getattr(self, "_depth", 0) + 1
+        if self._depth > 1:
+            return self
         self._committed_in_block = False
         return await super().__aenter__()
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
         # like the real one: leaving the block without commit() keeps nothing
         if exc_type is not None or self._pending or not self._committed_in_block:
             await self.rollback()

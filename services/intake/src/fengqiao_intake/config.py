@@ -38,6 +38,8 @@ class Settings(ServiceSettings):
     # duplicates: same category, within this distance and time of an open case
     duplicate_radius_m: float = 300.0
     duplicate_window_hours: float = 72.0
+    # the review list flags a proposal "likely" when the descriptions share this share of character bigrams
+    duplicate_min_similarity: float = 0.25
     # nearest grid centroid for reports that give coordinates but no grid (Open311, demands)
     grid_snap_max_m: float = 1500.0
 

@@ -12,7 +12,17 @@ from fengqiao_common.worker import periodic
 
 from . import consumers, deps
 from .adapters.egress import HttpSender
-from .api import attachments, cases, catalogue, follow_ups, open311, public, weak_signals, webhooks
+from .api import (
+    attachments,
+    cases,
+    catalogue,
+    duplicates,
+    follow_ups,
+    open311,
+    public,
+    weak_signals,
+    webhooks,
+)
 from .config import Settings
 from .domain.webhooks import RetryPolicy
 from .usecases.notifications import SmsPump
@@ -80,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     group = consumers.CONSUMER_GROUP  # read now: a test may patch it around create_app
 
     routers = [cases.router, catalogue.router, attachments.router, weak_signals.router, webhooks.router,
-               open311.router, public.router, follow_ups.router]
+               open311.router, public.router, follow_ups.router, duplicates.router]
     if settings.environment != "production" and settings.sms_provider == "simulator":
         routers.append(dev_router(lambda: _simulator(app)))  # what the simulator "sent": /dev/sms
     app = create_service_app(

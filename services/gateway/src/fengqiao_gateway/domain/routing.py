@@ -5,7 +5,7 @@ from __future__ import annotations
 ROUTES: dict[str, tuple[str, ...]] = {
     "intake": (
         "/open311/v2", "/api/v1/cases", "/api/v1/catalogue", "/api/v1/webhooks", "/api/v1/attachments",
-        "/api/v1/weak-signal-reports",
+        "/api/v1/weak-signal-reports", "/api/v1/follow-ups", "/api/v1/duplicates",
         # the residents' public case page (anonymous: case number + query code) and its API
         "/api/v1/public", "/c",
     ),

@@ -328,3 +328,16 @@ follow_ups = Table(
     UniqueConstraint("case_id", "cycle", name="uq_follow_ups_cycle"),
     Index("ix_follow_ups_open", "due_at", postgresql_where=text("status = 'open'")),
 )
+
+# The dispatcher's decision on a proposed duplicate (cases.duplicate_of): confirmed (merged) or rejected.
+duplicate_reviews = Table(
+    "duplicate_reviews",
+    metadata,
+    Column("case_id", Text, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("candidate_id", Text, nullable=False),
+    Column("decision", Text, nullable=False),  # confirmed | rejected
+    Column("similarity", Float, nullable=False),
+    Column("reason", Text),
+    Column("by", JSONB, nullable=False),
+    _ts("at", nullable=False, default=True),
+)

@@ -9,6 +9,7 @@ from .repositories import (
     AccessLogRepository,
     AttachmentRepository,
     CaseRepository,
+    DuplicateRepository,
     FollowUpRepository,
     IdempotencyRepository,
     SmsRepository,
@@ -28,6 +29,7 @@ class IntakeUoW(SqlUnitOfWork):
     access_log: AccessLogRepository
     sms: SmsRepository
     follow_ups: FollowUpRepository
+    duplicates: DuplicateRepository
 
     def _bind(self, session: AsyncSession) -> None:
         self.cases = CaseRepository(session)
@@ -39,3 +41,4 @@ class IntakeUoW(SqlUnitOfWork):
         self.access_log = AccessLogRepository(session)
         self.sms = SmsRepository(session)
         self.follow_ups = FollowUpRepository(session)
+        self.duplicates = DuplicateRepository(session)
