@@ -110,6 +110,15 @@ class FakeCases(_Repo):
     async def requesters(self, case_id: str) -> list[dict]:
         return [dict(r) for r in self.db.requesters if r["case_id"] == case_id]
 
+    async def related(self, case_id: str, limit: int = 50) -> list[dict]:
+        mine = {r["requester_ref"] for r in self.db.requesters if r["case_id"] == case_id
+                and r["requester_ref_scheme"] == pii.HMAC_SCHEME and r["requester_ref"]}
+        mine |= {r.get("id_ref") for r in self.db.requesters if r["case_id"] == case_id and r.get("id_ref")}
+        ids = {r["case_id"] for r in self.db.requesters if r["case_id"] != case_id and (
+            (r["requester_ref"] in mine and r["requester_ref_scheme"] == pii.HMAC_SCHEME) or r.get("id_ref") in mine)}
+        rows = sorted((self.db.cases[i] for i in ids), key=lambda c: c["reported_at"], reverse=True)
+        return [{k: c[k] for k in ("id", "case_no", "reported_at", "status", "channel")} for c in rows[:limit]]
+
     async def requester_count(self, case_id: str) -> int:
         return len(await self.requesters(case_id))
 

@@ -20,6 +20,7 @@ from .api import (
     follow_ups,
     open311,
     public,
+    related,
     weak_signals,
     webhooks,
 )
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     group = consumers.CONSUMER_GROUP  # read now: a test may patch it around create_app
 
     routers = [cases.router, catalogue.router, attachments.router, weak_signals.router, webhooks.router,
-               open311.router, public.router, follow_ups.router, duplicates.router]
+               open311.router, public.router, follow_ups.router, duplicates.router, related.router]
     if settings.environment != "production" and settings.sms_provider == "simulator":
         routers.append(dev_router(lambda: _simulator(app)))  # what the simulator "sent": /dev/sms
     app = create_service_app(

@@ -64,8 +64,8 @@ def _insert_case_sql() -> str:
 WITH c AS (
     INSERT INTO cases ({", ".join(CASE_COLUMNS)}) VALUES ({values}) RETURNING id
 ), r AS (
-    INSERT INTO case_requesters (case_id, source_system, channel, requester_ref, origin_case_id)
-    SELECT id, {p[0]}, {p[1]}, {p[2]}, id FROM c
+    INSERT INTO case_requesters (case_id, source_system, channel, requester_ref, origin_case_id, id_ref)
+    SELECT id, {p[0]}, {p[1]}, {p[2]}, id, ${n + 15 + len(SMS_COLUMNS)} FROM c
 ), t AS (
     INSERT INTO case_timeline (case_id, at, kind, status_effect, actor, note, detail)
     SELECT id, {p[3]}, {p[4]}, NULL, {p[5]}, {p[6]}, {p[7]} FROM c
@@ -177,6 +177,7 @@ class CaseWriter:
                  outbox["event_id"], outbox["topic"], outbox["key"], outbox["lane"], outbox["headers"],
                  outbox["value"]]
         args += [sms[c] for c in SMS_COLUMNS] if sms else [None] * len(SMS_COLUMNS)
+        args.append(requester.get("id_ref"))
         await conn.execute(INSERT_CASE, *args)
 
 

@@ -101,7 +101,11 @@ case_requesters = Table(
     Column("requester_ref_scheme", Text, nullable=False, server_default=text("'hmac-sha256'")),
     Column("origin_case_id", Text, nullable=False),
     _ts("added_at", nullable=False, default=True),
+    # the pseudonym of the ID number alone (when the requester gave one): links cases across channels
+    Column("id_ref", Text),
     UniqueConstraint("case_id", "origin_case_id", name="uq_case_requesters_origin"),
+    Index("ix_case_requesters_ref", "requester_ref"),
+    Index("ix_case_requesters_id_ref", "id_ref"),
     Index("ix_case_requesters_system", "source_system", "case_id"),
     Index("ix_case_requesters_pending", "id", postgresql_where=text("requester_ref_scheme = 'pending'")),
 )

@@ -113,3 +113,11 @@ def requester_of(parties: list[dict] | None) -> dict | None:
 def ref_of_parties(key: bytes, parties: list[dict] | None) -> str | None:
     r = requester_of(parties)
     return requester_ref(key, phone=r.get("phone"), id_card=r.get("id_card")) if r else None
+
+
+def id_ref_of_parties(key: bytes, parties: list[dict] | None) -> str | None:
+    """The pseudonym of the requester's ID number alone (the same function as ``requester_ref`` without a
+    phone), kept next to ``requester_ref``: a case from the hall (phone + ID number) and one from 粤省事 (ID
+    number only) are linked through it, and one with the same phone through ``requester_ref``."""
+    r = requester_of(parties)
+    return requester_ref(key, id_card=r.get("id_card")) if r and r.get("id_card") else None

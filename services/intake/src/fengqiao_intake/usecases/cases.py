@@ -99,6 +99,7 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
             if source_system is not None:
                 ctx.require_registered(source_system)
             req_ref = pii.ref_of_parties(ctx.requester_key, parties)
+            id_ref = pii.id_ref_of_parties(ctx.requester_key, parties)
             summary = body.title or body.description.replace("\n", " ")[:40]
             case_id = new_id()
             street, day = j.street.code, at.astimezone(ctx.timezone).date()
@@ -139,7 +140,8 @@ async def create_case(uow: NewCaseUoW, principal: Principal, cmd: NewCase, *, ct
             sms = sms_row(ctx.sms, row, "accepted", {"case_no": case_no, "code": code},
                           key=f"accepted:{case_id}", now=at) if ctx.sms else None
             uow.new_cases.add(
-                row, requester={"source_system": source_system, "channel": channel, "requester_ref": req_ref},
+                row, requester={"source_system": source_system, "channel": channel, "requester_ref": req_ref,
+                                     "id_ref": id_ref},
                 timeline={"at": at, "kind": "case.reported", "actor": who, "note": note("case.reported", case_no),
                           "detail": {"channel": channel, "duplicate_of": duplicate_of}},
                 sms=sms)

@@ -82,8 +82,26 @@ class CaseRepository:
             await self.s.execute(pg_insert(case_requesters).values(
                 case_id=case_id, source_system=r["source_system"], channel=r["channel"],
                 requester_ref=r["requester_ref"], requester_ref_scheme=r.get("requester_ref_scheme") or HMAC_SCHEME,
-                origin_case_id=r["origin_case_id"],
+                origin_case_id=r["origin_case_id"], id_ref=r.get("id_ref"),
             ).on_conflict_do_nothing(constraint="uq_case_requesters_origin"))
+
+    async def related(self, case_id: str, limit: int = 50) -> list[dict]:
+        """Other cases of the same requester: a requester of theirs shares a phone or ID-number pseudonym
+        with one of this case's (keyed refs only: pending / legacy refs link nothing)."""
+        mine = select(case_requesters.c.requester_ref.label("ref")).where(
+            case_requesters.c.case_id == case_id, case_requesters.c.requester_ref_scheme == HMAC_SCHEME,
+            case_requesters.c.requester_ref.isnot(None)).union(
+            select(case_requesters.c.id_ref).where(case_requesters.c.case_id == case_id,
+                                                   case_requesters.c.id_ref.isnot(None))).subquery()
+        refs = select(mine.c.ref)
+        q = (select(cases.c.id, cases.c.case_no, cases.c.reported_at, cases.c.status, cases.c.channel).distinct()
+             .select_from(case_requesters.join(cases, cases.c.id == case_requesters.c.case_id))
+             .where(case_requesters.c.case_id != case_id,
+                    or_(and_(case_requesters.c.requester_ref.in_(refs),
+                             case_requesters.c.requester_ref_scheme == HMAC_SCHEME),
+                        case_requesters.c.id_ref.in_(refs)))
+             .order_by(cases.c.reported_at.desc()).limit(limit))
+        return [dict(r) for r in (await self.s.execute(q)).mappings()]
 
     async def links(self, case_ids: list[str]) -> dict[str, Links]:
         """Per case: requesting systems, departments with an order on it, mediators of its mediations."""
