@@ -83,8 +83,9 @@ class FakeCases(_Repo):
     async def mark_legacy_ref(self, requester_id: int) -> None:
         self._requester_row(requester_id)["requester_ref_scheme"] = pii.LEGACY_SCHEME
 
-    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str) -> None:
-        self._requester_row(requester_id).update(requester_ref=ref, requester_ref_scheme=scheme)
+    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str,
+                                id_ref: str | None = None) -> None:
+        self._requester_row(requester_id).update(requester_ref=ref, requester_ref_scheme=scheme, id_ref=id_ref)
 
     async def get(self, ref: str, scope: Scope | None = None, *, lock: bool = False) -> dict | None:
         for c in self.db.cases.values():

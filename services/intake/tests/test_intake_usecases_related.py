@@ -45,3 +45,16 @@ async def test_related_needs_a_visible_case():
     outsider = Principal(sub="gw-9", roles=["grid_worker"], grids=["WH-09"])
     with pytest.raises(NotFound):
         await related_cases(uow, outsider, case["id"])
+
+
+async def test_rekey_also_gives_old_rows_their_id_ref():
+    from fengqiao_intake.usecases.pseudonyms import rekey_requesters
+
+    uow, c, _ = world()
+    await new_case(uow, c, body=grid_body(
+        parties=[PartyIn(name="张三丰", phone="13812345678", id_card=ID, role="requester")]))
+    [row] = uow.db.requesters
+    row.update(requester_ref="req-old", requester_ref_scheme=pii.PENDING_SCHEME, id_ref=None)
+    assert await rekey_requesters(uow, key=KEY) == 1
+    assert row["id_ref"] == pii.requester_ref(KEY, id_card=ID)
+    assert row["requester_ref"] == pii.requester_ref(KEY, phone="13812345678")

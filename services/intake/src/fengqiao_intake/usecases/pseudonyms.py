@@ -2,7 +2,7 @@
 
 The migration marks every old ref ``pending``; this task (a background loop at start-up, safe on
 several replicas: rows are locked with SKIP LOCKED) recomputes each from its origin case's
-requester (normalised phone, else ID number) and marks it ``hmac-sha256``; a row whose origin case
+requester (normalised phone, else ID number; and ``id_ref`` from the ID number) and marks it ``hmac-sha256``; a row whose origin case
 is gone keeps its old value as ``legacy-sha256`` (intake's own grouping only, never sent on).
 """
 
@@ -24,6 +24,7 @@ async def rekey_requesters(uow: IntakeUoW, *, key: bytes, batch: int = 500) -> i
             if r["parties"] is None:  # the origin case is gone: nothing to recompute from
                 await uow.cases.mark_legacy_ref(r["id"])
             else:
-                await uow.cases.set_requester_ref(r["id"], pii.ref_of_parties(key, r["parties"]), pii.HMAC_SCHEME)
+                await uow.cases.set_requester_ref(r["id"], pii.ref_of_parties(key, r["parties"]), pii.HMAC_SCHEME,
+                                                  id_ref=pii.id_ref_of_parties(key, r["parties"]))
         await uow.commit()
     return len(rows)

@@ -157,9 +157,10 @@ class CaseRepository:
         await self.s.execute(update(case_requesters).where(case_requesters.c.id == requester_id)
                              .values(requester_ref_scheme=LEGACY_SCHEME))
 
-    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str) -> None:
+    async def set_requester_ref(self, requester_id: int, ref: str | None, scheme: str,
+                                id_ref: str | None = None) -> None:
         await self.s.execute(update(case_requesters).where(case_requesters.c.id == requester_id)
-                             .values(requester_ref=ref, requester_ref_scheme=scheme))
+                             .values(requester_ref=ref, requester_ref_scheme=scheme, id_ref=id_ref))
 
     async def add_rating(self, case_id: str, *, rating: str, comment: str | None, by: dict, at: datetime) -> None:
         await self.s.execute(insert(ratings).values(case_id=case_id, rating=rating, comment=comment, by=by, at=at))
