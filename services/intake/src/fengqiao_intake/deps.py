@@ -87,6 +87,9 @@ async def build(runtime: Runtime) -> Deps:
     writer = CaseWriter(s.asyncpg_dsn, min_size=min(2, s.write_pool_size), max_size=s.write_pool_size)
     await writer.start()
     sms, http = make_sms(s, runtime.clock)
+    if s.environment == "production" and s.sms_enabled and s.sms_provider == "simulator":
+        log.warning("INTAKE_SMS_PROVIDER=simulator in production: residents receive no text messages "
+                    "(set INTAKE_SMS_PROVIDER=aliyun and its keys, or INTAKE_SMS_ENABLED=false)")
     return Deps(settings=s, clock=runtime.clock, jurisdiction=runtime.jurisdiction, outbox=runtime.outbox,
                 storage=make_storage(s), writer=writer, session_factory=runtime.session_factory, sms=sms, http=http)
 
