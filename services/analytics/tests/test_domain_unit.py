@@ -39,6 +39,17 @@ def fold(events, row=None):
     return row
 
 
+def test_a_transfer_moves_the_case_and_its_counters_whichever_topic_arrives_first():
+    transferred = ("case.transferred", C.CaseTransferred(
+        case_id="c1", case_no="N1", from_grid="WH-01", to_grid="WH-40", from_community="C01", to_community="C07",
+        reason="r", by=BY, at=T0 + timedelta(hours=2)))
+    rows = [fold(perm) for perm in itertools.permutations([case_events()[0], transferred])]
+    assert {(r["grid"], r["community"]) for r in rows} == {("WH-40", "C07")}
+    counted = [rm.case_contributions(r, TZ) for r in rows]
+    assert counted[0] == counted[1]
+    assert not any("WH-01" in key for key in counted[0]), counted[0]
+
+
 def test_case_reducer_gives_the_same_row_and_counters_in_any_arrival_order():
     results = set()
     for perm in itertools.permutations(case_events()):

@@ -218,6 +218,28 @@ async def test_regrade_with_reason(client, kafka_bootstrap, probe):
     assert [t["kind"] for t in tl] == ["case.reported", "case.regraded"]
 
 
+async def test_transfer_to_another_grid(client, kafka_bootstrap, probe):
+    c = (await client.post("/api/v1/cases/grid-events", json=grid_event(), headers=worker())).json()
+    r = await client.post(f"/api/v1/cases/{c['case_no']}/transfer", json={"grid": "WH-40", "reason": "属于相邻网格"},
+                          headers=dispatcher(sub="d-2"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["grid"], r.json()["community"]) == ("WH-40", "C07") != (c["grid"], c["community"])
+    [env] = await probe.wait_for(lambda e: e.topic == "case.transferred" and e.subject == c["id"], timeout=30)
+    assert (env.data["from_grid"], env.data["to_grid"], env.data["by"]["id"]) == (c["grid"], "WH-40", "d-2")
+    assert env.source == "/fengqiao/intake"
+    r = await client.post(f"/api/v1/cases/{c['id']}/transfer", json={"grid": "WH-40", "reason": "again"},
+                          headers=dispatcher())
+    assert r.status_code == 409 and r.json()["error"] == "same_grid"
+    r = await client.post(f"/api/v1/cases/{c['id']}/transfer", json={"grid": "XX-99", "reason": "不存在的网格"},
+                          headers=dispatcher())
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "grid"
+    r = await client.post(f"/api/v1/cases/{c['id']}/transfer", json={"grid": "WH-41", "reason": "网格员"},
+                          headers=worker())
+    assert r.status_code == 403
+    tl = (await client.get(f"/api/v1/cases/{c['id']}", headers=dispatcher())).json()["timeline"]
+    assert [t["kind"] for t in tl] == ["case.reported", "case.transferred"]
+
+
 async def test_weak_signal_report_is_logged_not_a_case(client, kafka_bootstrap, runtime, key, probe):
     before = await _count(runtime)
     body = {"grid": "WH-05", "category": "labour", "summary": "工厂停工传闻", "description": "工人议论工厂可能停工。",

@@ -12,6 +12,7 @@ from .usecases import cases, routing
 IGNORES = frozenset({
     # intake
     "case.rated", "case.regraded", "weak-signal.reported",
+    "case.transferred",  # a case moved to another grid keeps its orders with their departments
     # mediation (only the outcome matters to dispatch)
     "mediation.booked", "mediation.rescheduled", "mediation.cancelled", "session.sealed", "agreement.generated",
     "judicial.applied", "judicial-material.requested", "judicial.reminded", "judicial.rejected",

@@ -122,6 +122,11 @@ class RegradeIn(_In):
     reason: str = Field(min_length=2, max_length=500)
 
 
+class TransferIn(_In):
+    grid: str = Field(min_length=1, max_length=32, description="code of the grid that takes the case over")
+    reason: str = Field(min_length=2, max_length=500)
+
+
 class MergeIn(_In):
     into: str = Field(min_length=1, max_length=64, description="case id or case number to merge into")
     reason: str | None = Field(None, max_length=500)

@@ -76,6 +76,20 @@ class CaseRegraded(Payload):
     at: datetime
 
 
+@register("case.transferred", label_zh="移交其他网格", label_en="moved to another grid", key="case_id",
+          owner="intake", description="The centre moved a case to another grid (and its community), with a reason.")
+class CaseTransferred(Payload):
+    case_id: str
+    case_no: str
+    from_grid: str | None = None
+    to_grid: str
+    from_community: str | None = None
+    to_community: str | None = None
+    reason: str
+    by: Actor
+    at: datetime
+
+
 @register(
     "case.merged", label_zh="合并至其他案件", label_en="merged into another case",
     key="case_id",

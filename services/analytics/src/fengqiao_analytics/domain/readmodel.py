@@ -73,8 +73,10 @@ def apply_case_event(row: Row, topic: str, p: Any) -> Row:
         c["case_no"] = p.case_no
     if topic == "grid.event.reported":
         c.update(
-            reported=True, case_no=p.case_no, channel=p.channel, category=p.category, grid=p.grid,
-            community=p.community, reported_at=p.reported_at, people_involved=p.people_involved,
+            reported=True, case_no=p.case_no, channel=p.channel, category=p.category,
+            # a grid already set came from a case.transferred read before the report (another topic)
+            grid=c["grid"] or p.grid, community=c["community"] or p.community,
+            reported_at=p.reported_at, people_involved=p.people_involved,
             requester_ref=p.requester_ref, summary=p.summary,
             wage_arrears=is_wage_arrears(p.category, p.summary, p.description, keywords=p.keywords),
         )
@@ -83,6 +85,8 @@ def apply_case_event(row: Row, topic: str, p: Any) -> Row:
     elif topic == "case.regraded":
         if c["grade_at"] is None or c["grade_at"] <= p.at:
             c["grade"], c["grade_at"] = p.new_grade, p.at
+    elif topic == "case.transferred":  # one topic, keyed by case: transfers of a case arrive in order
+        c["grid"], c["community"] = p.to_grid, p.to_community or c["community"]
     elif topic == "case.merged":
         c["merged_into"] = p.into_case_id
     elif topic == "case.rated":

@@ -10,7 +10,7 @@ from fengqiao_common.auth import DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, Curre
 
 from ..domain.access import DATA_PROTECTION_OFFICER, ID_PURPOSES, AccessContext, disclosure, echo_view
 from ..domain.status import STATUSES
-from ..schemas import DemandIn, GridEventIn, MergeIn, PetitionIn, RatingIn, RegradeIn
+from ..schemas import DemandIn, GridEventIn, MergeIn, PetitionIn, RatingIn, RegradeIn, TransferIn
 from ..usecases import case_admin, reads
 from ..usecases import cases as new_cases
 from ..usecases.common import Created
@@ -140,6 +140,13 @@ async def get_case(ref: str, d: DepsDep, principal: CurrentPrincipal, ctx: Acces
              dependencies=[require_roles(DISPATCHER)], summary="Staff change a case's grade, with a reason")
 async def regrade(ref: str, body: RegradeIn, d: DepsDep, principal: CurrentPrincipal):
     return action_summary(await case_admin.regrade(d.uow(), principal, case_admin.Regrade(ref, body.grade, body.reason)))
+
+
+@router.post("/{ref}/transfer", operation_id="transfer_case", response_model=CaseSummary,
+             dependencies=[require_roles(DISPATCHER)], summary="Move a case to another grid of the street, with a reason")
+async def transfer(ref: str, body: TransferIn, d: DepsDep, principal: CurrentPrincipal):
+    cmd = case_admin.Transfer(ref, body.grid, body.reason)
+    return action_summary(await case_admin.transfer(d.uow(), principal, cmd, ctx=d.ctx))
 
 
 @router.post("/{ref}/merge", operation_id="merge_case", response_model=MergeResult,

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from fengqiao_common.auth import Principal
 from fengqiao_common.errors import Conflict, NotFound
-from fengqiao_events.payloads.case import CaseMerged, CaseRated, CaseRegraded, CaseReopened
+from fengqiao_events.payloads.case import CaseMerged, CaseRated, CaseRegraded, CaseReopened, CaseTransferred
 
 from ..domain import status as status_rules
 from ..domain.timeline import note
-from .common import actor, actor_json, bad, visible_case
+from .common import Context, actor, actor_json, bad, visible_case
 from .status import recompute_status
 
 if TYPE_CHECKING:
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 class Regrade:
     ref: str  # case id or case number
     grade: str
+    reason: str
+
+
+@dataclass
+class Transfer:
+    ref: str  # case id or case number
+    grid: str  # the grid that takes the case over
     reason: str
 
 
@@ -60,6 +67,30 @@ async def regrade(uow: IntakeUoW, principal: Principal, cmd: Regrade) -> dict:
                               new_grade=cmd.grade, reason=cmd.reason, by=actor(principal), at=at))
         await uow.commit()
     return case | {"grade": cmd.grade, "grade_reasons": reasons, "updated_at": at}
+
+
+async def transfer(uow: IntakeUoW, principal: Principal, cmd: Transfer, *, ctx: Context) -> dict:
+    """The centre moves an open case to another grid of the street (its community follows the grid)."""
+    grid = ctx.jurisdiction.grid(cmd.grid)
+    if grid is None:
+        raise bad("grid", f"网格 {cmd.grid} 不存在", f"unknown grid {cmd.grid}", "unknown_grid")
+    async with uow:
+        case = await visible_case(uow, principal, cmd.ref, lock=True)
+        if case["status"] not in status_rules.OPEN:
+            raise Conflict("案件已结案或已合并，不能移交", "the case is closed or merged", code="case_not_open",
+                           status=case["status"])
+        if case["grid"] == grid.code:
+            raise Conflict("案件已在该网格", "the case is already in this grid", code="same_grid", grid=grid.code)
+        at = uow.now()
+        await uow.cases.update(case["id"], grid=grid.code, community=grid.community, updated_at=at)
+        await uow.timeline.add(case["id"], at=at, kind="case.transferred", effect=None, actor=actor_json(principal),
+                               note=note("case.transferred", f"{case['grid']} → {grid.code}: {cmd.reason}"),
+                               detail={"from_grid": case["grid"], "to_grid": grid.code, "reason": cmd.reason})
+        uow.emit(CaseTransferred(case_id=case["id"], case_no=case["case_no"], from_grid=case["grid"],
+                                 to_grid=grid.code, from_community=case["community"], to_community=grid.community,
+                                 reason=cmd.reason, by=actor(principal), at=at))
+        await uow.commit()
+    return case | {"grid": grid.code, "community": grid.community, "updated_at": at}
 
 
 async def merge(uow: IntakeUoW, principal: Principal, cmd: Merge) -> Merged:
