@@ -20,7 +20,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 SERVICES = {"intake": 8001, "dispatch": 8002, "mediation": 8003, "analytics": 8004, "gateway": 8000}
 KAFKA_SECRETS = ("FQ_KAFKA_ADMIN_PASSWORD", *(f"FQ_KAFKA_PASSWORD_{s.upper()}" for s in SERVICES))
 REQUIRED_SECRETS = ("FQ_INTERNAL_TOKEN_SECRET", "POSTGRES_PASSWORD", "GATEWAY_TOKEN_SECRET",
-                    "MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET", *KAFKA_SECRETS)
+                    "MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET", "INTAKE_REQUESTER_KEY",
+                    "MEDIATION_SEAL_PRIVATE_KEY", *KAFKA_SECRETS)
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 

@@ -243,8 +243,9 @@ def test_environment_names_are_settings_the_service_reads(overlay, name, monkeyp
         else:  # production: values an operator provides
             base = ref["secretRef"]["name"]
             keys = ["FQ_INTERNAL_TOKEN_SECRET"] if base == "fengqiao-internal-token" else []
-            keys += {"gateway": ["GATEWAY_TOKEN_SECRET"], "mediation": ["MEDIATION_COURT_API_KEY",
-                                                                        "MEDIATION_COURT_CALLBACK_SECRET"]}.get(name, []) \
+            keys += {"gateway": ["GATEWAY_TOKEN_SECRET"], "intake": ["INTAKE_REQUESTER_KEY"],
+                     "mediation": ["MEDIATION_COURT_API_KEY", "MEDIATION_COURT_CALLBACK_SECRET",
+                                   "MEDIATION_SEAL_PRIVATE_KEY"]}.get(name, []) \
                 if base == f"{name}-secrets" else []
             env.update({k: "p" * 48 for k in keys})
             if base == f"{name}-secrets":

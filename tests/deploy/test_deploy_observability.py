@@ -16,6 +16,7 @@ import yaml
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from asgi_lifespan import LifespanManager
+from fengqiao_devstack.postgres import free_port
 from fengqiao_devstack.testing import SERVICES, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,11 @@ async def test_service_exports_the_named_series(service, service_settings, kafka
     mod = importlib.import_module(f"fengqiao_{service}.main")
     cfg = importlib.import_module(f"fengqiao_{service}.config")
     settings = await service_settings(cfg.Settings, service, suffix="metrics")
+    metrics_url = "/metrics"
+    if service == "gateway":  # the public port serves no metrics: they are on their own internal port
+        port = free_port()
+        settings = settings.model_copy(update={"metrics_port": port, "metrics_host": "127.0.0.1"})
+        metrics_url = f"http://127.0.0.1:{port}/metrics"
     app = mod.create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://svc"
@@ -96,7 +102,11 @@ async def test_service_exports_the_named_series(service, service_settings, kafka
             return True
 
         async def scraped():
-            text = (await client.get("/metrics")).text
+            if metrics_url.startswith("http"):
+                async with httpx.AsyncClient() as internal:
+                    text = (await internal.get(metrics_url)).text
+            else:
+                text = (await client.get(metrics_url)).text
             ok = all(has_series(text, n, "service", service) for n in PER_SERVICE) and all(
                 has_series(text, n, "consumer", g) for g in groups for n in PER_CONSUMER)
             if service == "dispatch":  # refreshed by the timer loop, one series per department
