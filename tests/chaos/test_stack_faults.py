@@ -251,11 +251,20 @@ class Traffic:
         """The baseline: once analytics has counted every case intake has (the demo data's included: a
         freshly started stack is still counting them) and the figures stay still for three readings."""
         deadline = time.monotonic() + timeout
-        last, still = await self.figures(), 0
+
+        async def read() -> Figures | None:  # a stack just started may answer 503 for a moment
+            try:
+                return await self.figures()
+            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code < 500:
+                    raise
+                return None
+
+        last, still = await read(), 0
         while True:
             await asyncio.sleep(1.5)
-            now = await self.figures()
-            still = still + 1 if now == last and now.a_cases == now.cases else 0
+            now = await read()
+            still = still + 1 if now is not None and now == last and now.a_cases == now.cases else 0
             if still >= 3:
                 return now
             assert time.monotonic() < deadline, f"{self.name}: figures still moving after {timeout}s: {now}"
