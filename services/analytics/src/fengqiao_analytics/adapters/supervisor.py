@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from fengqiao_common.app import ConsumerSpec
 from fengqiao_events import EventConsumer, ProducerHolder
+from fengqiao_events.registry import trusted_sources
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 log = structlog.get_logger("fengqiao.analytics.consumers")
@@ -51,6 +52,7 @@ class ConsumerSupervisor:
             name=spec.name, bootstrap=self.bootstrap, session_factory=self.session_factory,
             handlers=spec.handlers, batch_handler=spec.batch_handler, producer=self.producer,
             max_attempts=self.max_attempts, batch_size=self.batch_size,
+            trusted_sources=trusted_sources,  # a topic's events only from its owner (forged ones dead-lettered)
         )
         self.generation = generation
         self._task = asyncio.create_task(self.consumer.run(), name=f"consumer-g{generation}")
