@@ -3,6 +3,7 @@ supervisor recovers without manual clean-up, and `make stop` from another termin
 behind (Ctrl-C from a terminal: tests/test_stack_anywhere.py)."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from fengqiao_devstack.postgres import port_open
+from fengqiao_devstack.postgres import port_open, server_home
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +93,6 @@ def test_make_run_up_ready_and_clean_shutdown_and_crash_recovery():
     for port in [*ports, pg_port]:
         assert not port_open("127.0.0.1", port), f"port {port} still open"
     assert not _stack_processes(run_dir, ports)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if os.geteuid() == 0:  # as root the server's files live apart (fengqiao_devstack.postgres)
+        shutil.rmtree(server_home(run_dir / "pgdata"), ignore_errors=True)
