@@ -75,7 +75,7 @@ async def test_acceptance_sms_opens_the_public_page_and_an_unsolved_answer_reope
     r = await client.post(f"/api/v1/public/cases/{case['case_no']}/rating",
                           json={"code": code, "rating": "basically_satisfied", "solved": False, "comment": "路灯还是不亮"})
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "reopened"
+    assert r.json()["status"] == "reopened", (r.json(), (await _detail(client, case))["timeline"])
     assert (await _detail(client, case))["status"] == "reopened"
     [rated] = await probe.wait_for(lambda e: e.topic == "case.rated" and e.subject == case["id"])
     assert rated.data["solved"] is False and rated.data["channel"] == "public_page"
