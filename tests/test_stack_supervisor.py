@@ -130,17 +130,21 @@ def test_run_secrets_are_new_each_run_private_and_keep_the_database_password(tmp
     path = runsecrets.secrets_file(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == first
-    assert set(first) == {*runsecrets.PER_RUN, runsecrets.PG_PASSWORD}
+    assert set(first) == {*runsecrets.PER_RUN, *runsecrets.PER_DATA_DIR, runsecrets.PG_PASSWORD}
     assert all(len(first[k]) >= 32 for k in runsecrets.PER_RUN)
     second = runsecrets.generate(tmp_path, keep_pg_password=True)
     assert all(first[k] != second[k] for k in runsecrets.PER_RUN)
     assert first[runsecrets.PG_PASSWORD] == second[runsecrets.PG_PASSWORD]
+    # the requester-pseudonym key lives as long as the data dir: the pseudonyms stored are keyed with it
+    assert first["INTAKE_REQUESTER_KEY"] == second["INTAKE_REQUESTER_KEY"] and len(first["INTAKE_REQUESTER_KEY"]) >= 32
     third = runsecrets.generate(tmp_path, keep_pg_password=False)
     assert third[runsecrets.PG_PASSWORD] != second[runsecrets.PG_PASSWORD]
+    assert third["INTAKE_REQUESTER_KEY"] != second["INTAKE_REQUESTER_KEY"]
     # what the services get: the generated secrets, unless the environment names its own; never the password
     env = runsecrets.service_env(third, {"GATEWAY_TOKEN_SECRET": "mine-" + "x" * 40})
     assert "GATEWAY_TOKEN_SECRET" not in env and runsecrets.PG_PASSWORD not in env
     assert env["FQ_INTERNAL_TOKEN_SECRET"] == third["FQ_INTERNAL_TOKEN_SECRET"]
+    assert env["INTAKE_REQUESTER_KEY"] == third["INTAKE_REQUESTER_KEY"]
     assert os.environ.get("FQ_INTERNAL_TOKEN_SECRET") != third["FQ_INTERNAL_TOKEN_SECRET"]
 
 

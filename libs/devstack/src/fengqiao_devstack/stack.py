@@ -203,6 +203,8 @@ class Stack:
             # development: external systems' webhooks may point at a receiver on this machine
             env.setdefault("INTAKE_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1")
             env.setdefault("INTAKE_WEBHOOK_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
+        if svc.name == "mediation":
+            env.setdefault("MEDIATION_SEAL_KEY_FILE", str(self.run_dir / "mediation-seal.pem"))
         if svc.name == "mediation" and "court" in names:
             env["MEDIATION_COURT_BASE_URL"] = self.url("court")
         if svc.name == "court" and "mediation" in names:
@@ -212,9 +214,12 @@ class Stack:
 
     def _spawn(self, svc: ServiceDef) -> None:
         log = open(self.logs / f"{svc.name}.log", "ab")
+        # the gateway computes the client address itself (GATEWAY_TRUSTED_PROXIES): uvicorn must not
+        # replace the peer with X-Forwarded-For
+        proxy = ["--no-proxy-headers"] if svc.name == "gateway" else []
         self.procs[svc.name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", svc.factory, "--host", "127.0.0.1",
-             "--port", str(svc.port), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+             "--port", str(svc.port), "--no-access-log", "--timeout-graceful-shutdown", "5", *proxy],
             stdout=log, stderr=subprocess.STDOUT, env=self.env_for(svc), cwd=str(REPO_ROOT),
             start_new_session=True,
         )
