@@ -28,7 +28,7 @@ python-deps: uv
 # The big screen's ECharts, the API docs' Swagger UI and the console's packages come from npm (services/*/web/package.json).
 web-deps:
 	@command -v npm >/dev/null 2>&1 || { \
-	  echo "make: npm is needed (Node.js 18+ with npm) to fetch the web assets of services/*/web:"; \
+	  echo "make: npm is needed (Node.js 20.19+ with npm) to install the web packages and build the console:"; \
 	  echo "      Debian/Ubuntu: apt-get install nodejs npm   macOS: brew install node   or https://nodejs.org"; \
 	  exit 1; }
 	@for d in $(WEB_DIRS); do \
