@@ -33,14 +33,22 @@ async def _settle(page) -> None:
     await page.wait_for_timeout(500)  # the page's own requests (the board keeps an SSE stream open: no network idle)
 
 
-async def _references(base: str, creds: dict) -> dict[str, str]:
+async def _references(base: str, creds: dict) -> dict[str, dict[str, str]]:
+    """Per user, a case and a mediation that user may open (access is by purpose: a grid worker sees its
+    grids, an officer its department's cases, a mediator its own mediations): a page of someone else's
+    case is a 404, not a page to walk."""
     pw = {u["username"]: u["password"] for u in creds["users"]}
+    refs: dict[str, dict[str, str]] = {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as c:
-        tok = (await c.post("/api/v1/auth/login", json={"username": "dispatcher", "password": pw["dispatcher"]})).json()
-        h = {"Authorization": f"Bearer {tok['access_token']}"}
-        cases = (await c.get("/api/v1/cases", params={"limit": 5}, headers=h)).json()["items"]
-        mediations = (await c.get("/api/v1/mediation/mediations", headers=h)).json()
-    return {"case": cases[0]["id"], "mediation": mediations[0]["id"] if mediations else ""}
+        for user in ROLES:
+            tok = (await c.post("/api/v1/auth/login", json={"username": user, "password": pw[user]})).json()
+            h = {"Authorization": f"Bearer {tok['access_token']}"}
+            r = await c.get("/api/v1/cases", params={"limit": 5}, headers=h)
+            cases = r.json()["items"] if r.status_code == 200 else []
+            r = await c.get("/api/v1/mediation/mediations", headers=h)
+            mediations = r.json() if r.status_code == 200 else []
+            refs[user] = {"case": cases[0]["id"] if cases else "", "mediation": mediations[0]["id"] if mediations else ""}
+    return refs
 
 
 async def walk_roles(base: str, creds: dict) -> dict:
@@ -65,9 +73,9 @@ async def walk_roles(base: str, creds: dict) -> dict:
         await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement.classList.contains('skip')")
         for path in paths:
-            if "{mediation}" in path and not refs["mediation"]:
+            if ("{mediation}" in path and not refs[user]["mediation"]) or ("{case}" in path and not refs[user]["case"]):
                 continue
-            url = path.format(**refs)
+            url = path.format(**refs[user])
             name = f"{user}{path.split('{')[0].rstrip('/').replace('/', '-')}"
             await page.goto(f"{base}/console/#{url}")
             await _settle(page)

@@ -3,10 +3,9 @@ officer (dpo). Every search and export is itself audited."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from fengqiao_common.validation import IsoDateTime
 
 from ..deps import DepsDep
 from ..usecases import audit as uc
@@ -26,8 +25,8 @@ def _query(actor_id, object_id, action, since, until) -> uc.AuditQuery:
             summary="Audit log: who read or changed which resident's data, when, from where / 审计日志")
 async def audit(s: AuditorDep, deps: DepsDep, caller: CallerDep, request: Request,
                 actor_id: str | None = Query(None, max_length=64), object_id: str | None = _OBJECT,
-                action: str | None = Query(None, max_length=128), since: datetime | None = None,
-                until: datetime | None = None, before_id: int | None = Query(None, ge=1, le=2**63 - 1),
+                action: str | None = Query(None, max_length=128), since: IsoDateTime | None = None,
+                until: IsoDateTime | None = None, before_id: int | None = Query(None, ge=1, le=2**63 - 1),
                 limit: int = Query(100, ge=1, le=500)):
     q = _query(actor_id, object_id, action, since, until)
     await uc.record_search(deps.audit, deps.clock, s.principal, caller, action="admin.audit.search",
@@ -43,8 +42,8 @@ async def audit(s: AuditorDep, deps: DepsDep, caller: CallerDep, request: Reques
             summary="Audit log as CSV (by resident, user, period) / 审计日志导出")
 async def audit_export(s: AuditorDep, deps: DepsDep, caller: CallerDep, request: Request,
                        actor_id: str | None = Query(None, max_length=64), object_id: str | None = _OBJECT,
-                       action: str | None = Query(None, max_length=128), since: datetime | None = None,
-                       until: datetime | None = None) -> StreamingResponse:
+                       action: str | None = Query(None, max_length=128), since: IsoDateTime | None = None,
+                       until: IsoDateTime | None = None) -> StreamingResponse:
     q = _query(actor_id, object_id, action, since, until)
     await uc.record_search(deps.audit, deps.clock, s.principal, caller, action="admin.audit.export",
                            path=request.url.path, q=q)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fengqiao_common.auth import DISPATCHER, EXTERNAL_SYSTEM, GRID_WORKER, CurrentPrincipal, require_roles
+from fengqiao_common.validation import IsoDateTime
 
 from ..domain.access import DATA_PROTECTION_OFFICER, ID_PURPOSES, AccessContext, disclosure, echo_view
 from ..domain.status import STATUSES
@@ -111,7 +111,7 @@ async def pii_access_log(d: DepsDep, principal: CurrentPrincipal,
                          actor: str | None = Query(None, max_length=200, description="user or API key id"),
                          resident: str | None = Query(None, max_length=30,
                                                       description="a party's phone or ID number (exact)"),
-                         since: datetime | None = None, until: datetime | None = None,
+                         since: IsoDateTime | None = None, until: IsoDateTime | None = None,
                          limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)):
     rows, total = await reads.access_log(d.uow(), principal, reads.AccessLogQuery(case, actor, resident, since, until,
                                                                                   limit, offset))
