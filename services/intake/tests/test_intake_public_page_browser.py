@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,7 @@ async def test_a_resident_looks_the_case_up_and_rates_it_on_a_phone(intake_app, 
     case = await _report(client, phone)
     [msg] = await _sms(client, phone, "accepted")
     code = msg["params"]["code"]
-    at = datetime.fromisoformat(case["reported_at"]) + timedelta(milliseconds=200)
+    at = datetime.now(UTC)  # when it happened: after the report, before the rating
     await publish(kafka_bootstrap, new_envelope(OrderVerified(order_id="o-" + case["id"], case_id=case["id"],
                                                               department="RSS", seq=5, at=at), source="/fengqiao/dispatch"),
                   new_envelope(CaseResolved(case_id=case["id"], at=at), source="/fengqiao/dispatch"))
