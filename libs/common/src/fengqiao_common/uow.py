@@ -26,6 +26,7 @@ Two implementations per service, one interface:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -34,8 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .clock import SYSTEM_CLOCK, Clock
 
 
-class UnitOfWork:
-    """The interface use cases see: ``emit``, ``commit``, ``rollback``, ``clock``, repositories."""
+class UnitOfWork(ABC):
+    """The interface use cases see: ``emit``, ``commit``, ``rollback``, ``clock``, repositories.
+    Abstract: :class:`SqlUnitOfWork` and :class:`FakeUnitOfWork` implement ``commit``/``rollback``."""
 
     clock: Clock
 
@@ -55,11 +57,13 @@ class UnitOfWork:
     def pending_events(self) -> list[BaseModel]:
         return [p for p, _ in self._pending]
 
-    async def commit(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    async def commit(self) -> None:
+        """Write the state and the queued events in one transaction."""
 
-    async def rollback(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    async def rollback(self) -> None:
+        """Drop the state changes and the queued events."""
 
     async def __aenter__(self) -> Self:
         return self
