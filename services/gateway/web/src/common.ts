@@ -107,5 +107,7 @@ export function positionsOf(os: { order_id: string; created_at: string; role: st
 export const actorName = (a: unknown) => {
   const x = (a || {}) as { name?: string; kind?: string; id?: string };
   if (!x.name || x.name === "system" || x.kind === "system" || x.kind === "service") return x.kind || x.name ? (state.lang === "zh" ? "系统" : "system") : "";
+  // an API key's name is the admin's label for a connected system (e.g. "demo:dept:QRSJ"): people see what it is
+  if (x.kind === "api_key") return state.lang === "zh" ? "对接系统" : "connected system";
   return x.name;
 };
